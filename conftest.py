@@ -1,0 +1,60 @@
+"""Fixtures shared by every app's tests: users in their roles, and API clients."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from conversations.permissions import AGENTS_GROUP
+from conversations.tests.factories import UserFactory
+
+
+@pytest.fixture
+def agents_group(db):
+    return Group.objects.get_or_create(name=AGENTS_GROUP)[0]
+
+
+@pytest.fixture
+def agent(agents_group):
+    user = UserFactory(username="alice", first_name="Alice")
+    user.groups.add(agents_group)
+    return user
+
+
+@pytest.fixture
+def other_agent(agents_group):
+    user = UserFactory(username="bob", first_name="Bob")
+    user.groups.add(agents_group)
+    return user
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but not an agent."""
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def agent_client(api_client, agent):
+    api_client.force_authenticate(agent)
+    return api_client
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if not settings.DATABASE_IS_POSTGRES:
+        skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)

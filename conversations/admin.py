@@ -1,0 +1,116 @@
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate, SendAttempt
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "category", "status", "header_type", "updated_at"]
+    list_filter = ["status", "category", "language", "header_type"]
+    search_fields = ["name", "body"]
+    readonly_fields = ["preview", "parameter_slots", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "language", "category", "status"]}),
+        ("Content", {"fields": ["header_type", "header_text", "body", "footer", "buttons"]}),
+        ("Preview", {"fields": ["preview", "parameter_slots"]}),
+        ("History", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Preview (with sample parameters)")
+    def preview(self, template):
+        if not template.pk:
+            return "Save the template to see its preview."
+        slots = template.parameter_slots()
+        sample = {
+            "header": [f"<header {n}>" for n in range(1, slots["header"] + 1)],
+            "body": [f"<{n}>" for n in range(1, slots["body"] + 1)],
+            "buttons": {str(b["index"]): ["<suffix>"] for b in slots["buttons"] if b["count"]},
+        }
+        rendered = template.render(sample)
+        buttons = format_html_join("", '<span class="parley-template-button">{}</span> ', ((b["text"],) for b in rendered["buttons"]))
+        return format_html('<div class="parley-template-preview"><pre>{}</pre>{}</div>', rendered["text"], buttons)
+
+    @admin.display(description="Parameters each component takes")
+    def parameter_slots(self, template):
+        return template.parameter_slots() if template.pk else "-"
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["phone", "display_name", "sms_opted_out_at", "whatsapp_opted_out_at", "created_at"]
+    list_filter = [("sms_opted_out_at", admin.EmptyFieldListFilter), ("whatsapp_opted_out_at", admin.EmptyFieldListFilter)]
+    search_fields = ["phone", "display_name"]
+    readonly_fields = ["created_at", "updated_at", "help_requested_at"]
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["created_at", "direction", "kind", "text", "status", "error_code", "sent_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sent_by")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["contact", "channel", "status", "assignee", "unread_count", "last_message_at"]
+    list_filter = ["channel", "status", ("assignee", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["contact__phone", "contact__display_name"]
+    list_select_related = ["contact", "assignee"]
+    readonly_fields = ["contact", "channel", "last_message", "last_message_at", "last_inbound_at", "unread_count", "created_at", "updated_at"]
+    inlines = [MessageInline]
+
+
+class MessageStatusEventInline(admin.TabularInline):
+    model = MessageStatusEvent
+    fields = ["received_at", "status", "sequence", "error_code", "applied", "raw_payload"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SendAttemptInline(admin.TabularInline):
+    model = SendAttempt
+    fields = ["number", "started_at", "finished_at", "outcome", "http_status", "detail", "requested_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Messages are history: readable here, never edited."""
+
+    list_display = ["id", "conversation", "direction", "kind", "status", "created_at"]
+    list_filter = ["direction", "kind", "status", "conversation__channel"]
+    search_fields = ["plivo_message_uuid", "text", "conversation__contact__phone"]
+    list_select_related = ["conversation__contact"]
+    inlines = [SendAttemptInline, MessageStatusEventInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Message._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.site_header = "Parley administration"
+admin.site.site_title = "Parley admin"

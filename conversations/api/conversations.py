@@ -1,0 +1,3 @@
+"""Browsing the inbox: conversations, their messages, and the event catch-up feed."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Sending and reading messages: POST /messages/, GET /messages/{id}/, retry, templates."""
+
+urlpatterns: list = []

@@ -1,0 +1,80 @@
+"""The single place inbox events come from.
+
+Each event is written to `InboxEvent` inside the caller's transaction (its id is the cursor a
+reconnecting page resumes from) and pushed to every agent socket after commit. Payloads are
+serialized now, before commit, so they describe exactly what was committed. Every agent
+socket, including the tab that caused a change, gets every event: the browser has one
+update path.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from conversations.models import InboxEvent
+
+logger = logging.getLogger(__name__)
+
+INBOX_GROUP = "inbox"
+MESSAGE_CREATED = "message.created"
+MESSAGE_UPDATED = "message.updated"
+CONVERSATION_UPDATED = "conversation.updated"
+CONTACT_UPDATED = "contact.updated"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user, so logout or deactivation can close them all."""
+    return f"user.{user_id}"
+
+
+def publish(event_type: str, payload: dict) -> InboxEvent:
+    event = InboxEvent.objects.create(type=event_type, payload=payload)
+    wire = {"type": "inbox.event", "event": event.as_wire()}
+    transaction.on_commit(lambda: group_send(INBOX_GROUP, wire))
+    return event
+
+
+def group_send(group: str, message: dict) -> None:
+    """Best effort: the data is already committed and a reconnecting page catches up from
+    the event log, so a channel-layer outage must not fail the request that caused it."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+    except Exception:
+        logger.exception("could not push %s to group %s", message.get("type"), group)
+
+
+def message_created(message) -> InboxEvent:
+    from conversations.serializers import ConversationSerializer, MessageSerializer
+
+    return publish(
+        MESSAGE_CREATED,
+        {
+            "message": MessageSerializer(message).data,
+            "conversation": ConversationSerializer(message.conversation).data,
+        },
+    )
+
+
+def message_updated(message) -> InboxEvent:
+    from conversations.serializers import MessageSerializer
+
+    return publish(MESSAGE_UPDATED, {"message": MessageSerializer(message).data})
+
+
+def conversation_updated(conversation) -> InboxEvent:
+    from conversations.serializers import ConversationSerializer
+
+    return publish(CONVERSATION_UPDATED, {"conversation": ConversationSerializer(conversation).data})
+
+
+def contact_updated(contact) -> InboxEvent:
+    from conversations.serializers import ContactSerializer
+
+    return publish(CONTACT_UPDATED, {"contact": ContactSerializer(contact).data})
+
+
+def close_user_sockets(user_id: int, reason: str) -> None:
+    """Ask every open socket of `user_id` to close (logout, deactivation, lost agent role)."""
+    transaction.on_commit(lambda: group_send(user_group(user_id), {"type": "session.revoked", "reason": reason}))

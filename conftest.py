@@ -58,3 +58,31 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def _fake_plivo_server():
+    from django.conf import settings
+
+    from simulator.fake_plivo import FakePlivoAPI, FakePlivoServer
+
+    api = FakePlivoAPI(auth_id=settings.PLIVO_AUTH_ID, auth_token=settings.PLIVO_AUTH_TOKEN, auto_report=False)
+    with FakePlivoServer(api) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_plivo(_fake_plivo_server, settings):
+    """The fake Plivo Message API on a real socket; the SDK is pointed at it via settings.
+
+    Delivery reports are off by default: call `fake_plivo.report(uuid, status)` or set
+    `fake_plivo.auto_report = True` (reports are posted to each message's `url`).
+    """
+    api = _fake_plivo_server.api
+    api.reset()
+    api.auto_report = False
+    api.report_delays = (0.05, 0.1, 0.15, 0.2)
+    settings.PLIVO_API_BASE_URL = _fake_plivo_server.base_url
+    api.base_url = _fake_plivo_server.base_url
+    yield api
+    api.reset()

@@ -1,0 +1,561 @@
+"""A fake of Plivo's Message API, the one stand-in for Plivo's servers in Parley.
+
+The real `plivo` SDK talks to it over HTTP. It checks requests as Plivo does (basic auth,
+src/dst/type, template / interactive / location structure), answers with Plivo's shapes and
+status codes, and afterwards posts V3-signed delivery reports to each message's `url`, like
+Plivo. The same class serves the local simulator (mounted in Django at /simulator/plivo/),
+the test suite (`FakePlivoServer`, a threaded WSGI server on an ephemeral port) and the
+benchmarks (`python -m simulator.fake_plivo --port 9100`).
+
+Destination numbers ending in special digits drive failure cases (see SPECIAL_NUMBERS);
+tests can also queue faults explicitly with `fail_next()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import heapq
+import itertools
+import json
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_PATH = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?:(?P<uuid>[^/]+)/)?$")
+NUMBER = re.compile(r"^\+?[1-9]\d{6,14}$")
+
+# What each special destination suffix does; shown in the README and on the simulator page.
+SPECIAL_NUMBERS = {
+    "0000": "accepted, then a `failed` report with error 50 (invalid destination number)",
+    "1111": "accepted, then `sent` and an `undelivered` report with error 80 (destination temporarily unavailable)",
+    "2222": "the API answers 500 once, then accepts the retry",
+    "3333": "the API answers 429 (rate limited) once, then accepts the retry",
+    "4444": "accepted, but no delivery report ever arrives (an unconfirmed send)",
+}
+FAIL_ONCE_SUFFIXES = {"2222": 500, "3333": 429}
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next matching request(s) to the Message API."""
+
+    status: int = 500  # HTTP status to answer with; 0 = accept, then apply `delay`
+    error: str = "internal server error"
+    delay: float = 0.0  # seconds to wait before answering (beyond the client timeout = ambiguous)
+    accept: bool = False  # store the message even though the answer is slow or an error
+    count: int = 1
+
+
+@dataclass
+class FakeMessage:
+    uuid: str
+    auth_id: str
+    src: str
+    dst: str
+    type: str
+    body: dict
+    url: str | None
+    created_at: float = field(default_factory=time.time)
+    reports: list = field(default_factory=list)  # statuses posted so far
+
+    def as_plivo(self) -> dict:
+        last = self.reports[-1] if self.reports else "queued"
+        return {
+            "api_id": str(uuid.uuid4()),
+            "error_code": "",
+            "from_number": self.src.lstrip("+"),
+            "message_direction": "outbound",
+            "message_state": last,
+            "message_time": _plivo_time(self.created_at),
+            "message_type": self.type,
+            "message_uuid": self.uuid,
+            "resource_uri": f"/v1/Account/{self.auth_id}/Message/{self.uuid}/",
+            "to_number": self.dst.lstrip("+"),
+            "total_amount": "0.00500",
+            "total_rate": "0.00500",
+            "units": 1,
+        }
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    body: dict | None
+    status: int
+    authorized: bool
+    at: float = field(default_factory=time.time)
+
+
+class PlivoValidationError(Exception):
+    pass
+
+
+class FakePlivoAPI:
+    """Plivo's Message API for one account, in memory and thread-safe."""
+
+    def __init__(self, *, auth_id: str, auth_token: str, report_delays=(0.5, 1.0, 2.0, 4.0),
+                 auto_report: bool = True, transient_failure_rate: float = 0.0, seed: int | None = None):
+        self.auth_id = auth_id
+        self.auth_token = auth_token
+        # Delays (seconds after acceptance) of the queued, sent, delivered and read reports.
+        self.report_delays = tuple(report_delays)
+        self.auto_report = auto_report
+        self.transient_failure_rate = transient_failure_rate
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._failed_once: set[str] = set()
+        self.messages: dict[str, FakeMessage] = {}
+        self.requests: list[RecordedRequest] = []
+        self.reporter = DeliveryReporter(self)
+        self.listeners = []  # callables(FakeMessage) told about every accepted message
+
+    # --- test controls --------------------------------------------------------------------
+    def reset(self):
+        with self._lock:
+            self._faults.clear()
+            self._failed_once.clear()
+            self.messages.clear()
+            self.requests.clear()
+            self.transient_failure_rate = 0.0
+        self.reporter.cancel_all()
+
+    def fail_next(self, status: int = 500, *, error: str | None = None, count: int = 1, delay: float = 0.0,
+                  accept: bool = False):
+        """Answer the next `count` send requests with `status` (0 = accept after `delay`)."""
+        with self._lock:
+            self._faults.append(Fault(status=status, error=error or _default_error(status), delay=delay,
+                                      accept=accept or status == 0, count=count))
+
+    @property
+    def accepted(self) -> list[FakeMessage]:
+        with self._lock:
+            return sorted(self.messages.values(), key=lambda m: m.created_at)
+
+    def sends(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST"]
+
+    # --- the HTTP surface -------------------------------------------------------------------
+    def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict]:
+        match = MESSAGE_PATH.match(path)
+        if not match:
+            return self._record(method, path, None, 404, True, {"error": "not found"})
+        authorized = self._authorized(authorization) and match["auth_id"] == self.auth_id
+        if not authorized:
+            return self._record(method, path, None, 401, False, {"error": "Authentication credentials invalid"})
+        if method == "GET" and match["uuid"]:
+            with self._lock:
+                message = self.messages.get(match["uuid"])
+            if message is None:
+                return self._record(method, path, None, 404, True, {"error": "not found"})
+            return self._record(method, path, None, 200, True, message.as_plivo())
+        if method != "POST" or match["uuid"]:
+            return self._record(method, path, None, 405, True, {"error": "method not allowed"})
+        try:
+            payload = json.loads(body or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError
+        except ValueError:
+            return self._record(method, path, None, 400, True, {"error": "invalid JSON body"})
+        return self._send(path, payload)
+
+    def _send(self, path: str, payload: dict) -> tuple[int, dict]:
+        try:
+            validate_message_request(payload)
+        except PlivoValidationError as exc:
+            return self._record("POST", path, payload, 400, True, {"error": str(exc)})
+        fault = self._take_fault(payload)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and not fault.accept:
+            return self._record("POST", path, payload, fault.status, True, {"error": fault.error})
+        message = FakeMessage(
+            uuid=str(uuid.uuid4()), auth_id=self.auth_id, src=payload.get("src") or "", dst=payload["dst"],
+            type=payload.get("type", "sms"), body=payload, url=payload.get("url"),
+        )
+        with self._lock:
+            self.messages[message.uuid] = message
+        for listener in list(self.listeners):
+            listener(message)
+        if self.auto_report:
+            self.reporter.schedule_lifecycle(message)
+        status = fault.status if fault is not None and fault.status else 202
+        return self._record("POST", path, payload, status, True, {
+            "api_id": str(uuid.uuid4()), "message": "message(s) queued", "message_uuid": [message.uuid],
+        })
+
+    def _take_fault(self, payload: dict) -> Fault | None:
+        with self._lock:
+            if self._faults:
+                fault = self._faults[0]
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.pop(0)
+                return fault
+            suffix = payload["dst"][-4:]
+            if suffix in FAIL_ONCE_SUFFIXES:
+                key = json.dumps(payload, sort_keys=True)
+                if key not in self._failed_once:
+                    self._failed_once.add(key)
+                    status = FAIL_ONCE_SUFFIXES[suffix]
+                    return Fault(status=status, error=_default_error(status))
+                self._failed_once.discard(key)
+            if self.transient_failure_rate and self._random.random() < self.transient_failure_rate:
+                status = self._random.choice((500, 502, 503, 429))
+                return Fault(status=status, error=_default_error(status))
+        return None
+
+    def _authorized(self, authorization: str | None) -> bool:
+        if not authorization or not authorization.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(authorization[6:]).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return user == self.auth_id and password == self.auth_token
+
+    def _record(self, method, path, body, status, authorized, answer) -> tuple[int, dict]:
+        if "api_id" not in answer:
+            answer = {"api_id": str(uuid.uuid4()), **answer}
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, body, status, authorized))
+        return status, answer
+
+    # --- delivery reports -----------------------------------------------------------------------
+    def lifecycle_for(self, message: FakeMessage) -> list[tuple[str, str]]:
+        """(status, error code) reports Plivo would send for `message`, by destination suffix."""
+        suffix = message.dst[-4:]
+        if suffix == "4444":
+            return []
+        if suffix == "0000":
+            return [("queued", ""), ("failed", "50")]
+        if suffix == "1111":
+            return [("queued", ""), ("sent", ""), ("undelivered", "80")]
+        statuses = [("queued", ""), ("sent", ""), ("delivered", "")]
+        if message.type == "whatsapp":
+            statuses.append(("read", ""))
+        return statuses
+
+    def report(self, message_uuid: str, status: str, *, error_code: str = "", sequence: int | None = None) -> int:
+        """Post one signed delivery report for a message now; returns the webhook's HTTP status."""
+        with self._lock:
+            message = self.messages[message_uuid]
+        return self.reporter.post(message, status, error_code=error_code, sequence=sequence)
+
+
+class DeliveryReporter:
+    """Posts V3-signed status callbacks to each message's `url` on a background thread."""
+
+    def __init__(self, api: FakePlivoAPI):
+        self.api = api
+        self._queue: list = []
+        self._counter = itertools.count()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+
+    def schedule_lifecycle(self, message: FakeMessage):
+        if not message.url:
+            return
+        for index, (status, error_code) in enumerate(self.api.lifecycle_for(message)):
+            delay = self.api.report_delays[min(index, len(self.api.report_delays) - 1)]
+            self.schedule(message, status, error_code=error_code, delay=delay, sequence=index + 1)
+
+    def schedule(self, message: FakeMessage, status: str, *, error_code: str = "", delay: float = 0.0,
+                 sequence: int | None = None):
+        with self._condition:
+            heapq.heappush(self._queue, (time.monotonic() + delay, next(self._counter), message, status, error_code, sequence))
+            self._ensure_thread()
+            self._condition.notify()
+
+    def cancel_all(self):
+        with self._condition:
+            self._queue.clear()
+
+    def _ensure_thread(self):
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="fake-plivo-reports", daemon=True)
+            self._thread.start()
+
+    def _run(self):
+        while True:
+            with self._condition:
+                while not self._queue or self._queue[0][0] > time.monotonic():
+                    timeout = self._queue[0][0] - time.monotonic() if self._queue else None
+                    self._condition.wait(timeout)
+                _, _, message, status, error_code, sequence = heapq.heappop(self._queue)
+            try:
+                self.post(message, status, error_code=error_code, sequence=sequence)
+            except Exception:  # a report that cannot be delivered is Plivo's problem, not ours
+                logger.warning("fake Plivo could not deliver the %s report for %s", status, message.uuid, exc_info=True)
+
+    def post(self, message: FakeMessage, status: str, *, error_code: str = "", sequence: int | None = None) -> int:
+        from webhooks.signing import sign_v3
+
+        message.reports.append(status)
+        now = time.time()
+        params = {
+            "MessageUUID": message.uuid,
+            "Status": status,
+            "From": message.src.lstrip("+"),
+            "To": message.dst.lstrip("+"),
+            "Type": message.type,
+            "Units": "1",
+            "TotalRate": "0.00500",
+            "TotalAmount": "0.00500",
+            "MCC": "310",
+            "MNC": "004",
+            "MessageTime": _plivo_time(message.created_at),
+            "QueuedTime": _plivo_time(message.created_at),
+            "ParentMessageUUID": message.uuid,
+            "PartInfo": "1 of 1",
+            "PowerpackUUID": "",
+        }
+        if sequence is not None:
+            params["Sequence"] = str(sequence)
+        if status in ("sent", "delivered", "read", "undelivered"):
+            params["SentTime"] = _plivo_time(now)
+        if status in ("delivered", "read", "undelivered", "failed"):
+            params["DeliveryReportTime"] = _plivo_time(now)
+        if error_code:
+            params["ErrorCode"] = error_code
+        headers = sign_v3(url=message.url, params=params, auth_token=self.api.auth_token)
+        response = self._session.post(message.url, data=params, headers=headers, timeout=10)
+        return response.status_code
+
+
+def validate_message_request(payload: dict) -> None:
+    """Refuse what Plivo's API refuses, with Plivo-like error texts."""
+    message_type = payload.get("type", "sms")
+    if message_type not in ("sms", "mms", "whatsapp"):
+        raise PlivoValidationError("type must be one of sms, mms, whatsapp")
+    dst = payload.get("dst")
+    if not isinstance(dst, str) or not dst:
+        raise PlivoValidationError("dst is a required parameter")
+    if "<" in dst or "[" in dst or not NUMBER.match(dst):
+        raise PlivoValidationError(f"invalid dst parameter: {dst!r}")
+    src = payload.get("src")
+    if not src and not payload.get("powerpack_uuid"):
+        raise PlivoValidationError("src or powerpack_uuid is a required parameter")
+    if src and not NUMBER.match(src):
+        raise PlivoValidationError(f"invalid src parameter: {src!r}")
+    if src and src.lstrip("+") == dst.lstrip("+"):
+        raise PlivoValidationError("destination number cannot be same as source number")
+    if payload.get("log") not in (None, "true", "false", "number_only", "content_only"):
+        raise PlivoValidationError("log must be one of true, false, number_only, content_only")
+    url = payload.get("url")
+    if url is not None and not re.match(r"^https?://", str(url)):
+        raise PlivoValidationError("url must be a valid http(s) URL")
+    media_urls = payload.get("media_urls")
+    if media_urls is not None:
+        if not isinstance(media_urls, list) or not all(isinstance(u, str) and re.match(r"^https?://", u) for u in media_urls):
+            raise PlivoValidationError("media_urls must be a list of http(s) URLs")
+        if len(media_urls) > 10:
+            raise PlivoValidationError("at most 10 media_urls are allowed")
+    structured = [key for key in ("template", "interactive", "location") if payload.get(key) is not None]
+    if structured and message_type != "whatsapp":
+        raise PlivoValidationError(f"{structured[0]} is only applicable when type is whatsapp")
+    if len(structured) > 1:
+        raise PlivoValidationError("only one of template, interactive, location may be given")
+    if message_type == "mms" and not media_urls and not payload.get("media_ids"):
+        raise PlivoValidationError("media_urls is required for mms")
+    if not structured and not payload.get("text") and not media_urls and not payload.get("media_ids"):
+        raise PlivoValidationError("text is a required parameter")
+    text = payload.get("text") or ""
+    if len(text) > (4096 if message_type == "whatsapp" else 1600):
+        raise PlivoValidationError("text is too long")
+    if payload.get("template") is not None:
+        _validate_template(payload["template"])
+    if payload.get("interactive") is not None:
+        _validate_interactive(payload["interactive"])
+    if payload.get("location") is not None:
+        _validate_location(payload["location"])
+
+
+def _validate_template(template) -> None:
+    if not isinstance(template, dict) or not template.get("name") or not template.get("language"):
+        raise PlivoValidationError("template requires name and language")
+    for component in template.get("components") or []:
+        if not isinstance(component, dict) or component.get("type") not in ("header", "body", "button", "footer"):
+            raise PlivoValidationError("template component type must be header, body, button or footer")
+        if component["type"] == "button":
+            if component.get("sub_type") not in ("quick_reply", "url", "copy_code", "catalog", "flow"):
+                raise PlivoValidationError("button component requires a valid sub_type")
+            if not isinstance(component.get("index"), str):
+                raise PlivoValidationError("button component index must be a string")
+        for parameter in component.get("parameters") or []:
+            kind = parameter.get("type") if isinstance(parameter, dict) else None
+            if kind not in ("text", "media", "payload", "currency", "date_time", "location", "coupon_code"):
+                raise PlivoValidationError(f"invalid template parameter type: {kind!r}")
+            if kind in ("text", "media", "payload") and not isinstance(parameter.get(kind), str):
+                raise PlivoValidationError(f"template parameter of type {kind} requires a string {kind}")
+
+
+def _validate_interactive(interactive) -> None:
+    if not isinstance(interactive, dict):
+        raise PlivoValidationError("interactive must be an object")
+    kind = interactive.get("type")
+    if kind not in ("button", "list", "cta_url"):
+        raise PlivoValidationError("interactive type must be button, list or cta_url")
+    body = interactive.get("body") or {}
+    if not body.get("text"):
+        raise PlivoValidationError("interactive body text is required")
+    action = interactive.get("action") or {}
+    if kind == "button":
+        buttons = action.get("buttons") or []
+        if not 1 <= len(buttons) <= 3:
+            raise PlivoValidationError("interactive button messages take 1 to 3 buttons")
+        for button in buttons:
+            if not button.get("id") or not button.get("title") or len(button["title"]) > 20:
+                raise PlivoValidationError("each button needs an id and a title of at most 20 characters")
+    elif kind == "list":
+        sections = action.get("sections") or []
+        rows = [row for section in sections for row in (section.get("rows") or [])]
+        if not sections or not 1 <= len(rows) <= 10:
+            raise PlivoValidationError("interactive list messages take 1 to 10 rows")
+        for row in rows:
+            if not row.get("id") or not row.get("title") or len(row["title"]) > 24:
+                raise PlivoValidationError("each list row needs an id and a title of at most 24 characters")
+    else:
+        buttons = action.get("buttons") or []
+        if len(buttons) != 1 or not str(buttons[0].get("cta_url", "")).startswith(("http://", "https://")):
+            raise PlivoValidationError("cta_url messages take exactly one button with an http(s) cta_url")
+
+
+def _validate_location(location) -> None:
+    if not isinstance(location, dict):
+        raise PlivoValidationError("location must be an object")
+    for key in ("latitude", "longitude", "name", "address"):
+        if not isinstance(location.get(key), str):
+            raise PlivoValidationError(f"location {key} is required and must be a string")
+    try:
+        latitude, longitude = float(location["latitude"]), float(location["longitude"])
+    except ValueError:
+        raise PlivoValidationError("location latitude and longitude must be numbers") from None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise PlivoValidationError("location coordinates are out of range")
+
+
+def _default_error(status: int) -> str:
+    return {
+        400: "invalid request",
+        401: "Authentication credentials invalid",
+        404: "not found",
+        429: "too many requests",
+        500: "internal server error",
+        502: "bad gateway",
+        503: "service unavailable",
+    }.get(status, "error")
+
+
+def _plivo_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# --- serving it over HTTP --------------------------------------------------------------------
+def make_wsgi_app(api: FakePlivoAPI):
+    def app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        status, answer = api.handle(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                                    environ.get("HTTP_AUTHORIZATION"), body)
+        data = json.dumps(answer).encode()
+        start_response(f"{status} {_reason(status)}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    return app
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class FakePlivoServer:
+    """The fake API on a real socket: `with FakePlivoServer(api) as server: server.base_url`."""
+
+    def __init__(self, api: FakePlivoAPI, host: str = "127.0.0.1", port: int = 0):
+        self.api = api
+        self._server = make_server(host, port, make_wsgi_app(api), server_class=_ThreadingWSGIServer,
+                                   handler_class=_QuietHandler)
+        self.base_url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-plivo", daemon=True)
+
+    def start(self) -> "FakePlivoServer":
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+_default_api: FakePlivoAPI | None = None
+_default_lock = threading.Lock()
+
+
+def default_api() -> FakePlivoAPI:
+    """The process-wide fake account the local simulator serves (credentials from settings)."""
+    global _default_api
+    with _default_lock:
+        if _default_api is None:
+            from django.conf import settings
+
+            _default_api = FakePlivoAPI(auth_id=settings.PLIVO_AUTH_ID, auth_token=settings.PLIVO_AUTH_TOKEN)
+        return _default_api
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Serve the fake Plivo Message API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--auth-id", default="MAPARLEYSIMULATOR000")
+    parser.add_argument("--auth-token", default="parley-simulator-auth-token")
+    parser.add_argument("--transient-failure-rate", type=float, default=0.0)
+    parser.add_argument("--no-reports", action="store_true")
+    args = parser.parse_args()
+    api = FakePlivoAPI(auth_id=args.auth_id, auth_token=args.auth_token, auto_report=not args.no_reports,
+                       transient_failure_rate=args.transient_failure_rate, seed=1)
+    server = FakePlivoServer(api, args.host, args.port)
+    print(f"fake Plivo API on {server.base_url}", flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -27,12 +27,18 @@ def test_wrong_token_is_refused(fake_plivo, settings, monkeypatch):
     assert not fake_plivo.messages
 
 
-def test_template_outside_whatsapp_is_refused_like_plivo(client, fake_plivo):
-    fake_plivo.fail_next(0)  # no fault: make sure validation, not a fault, refuses
-    fake_plivo.reset()
-    with pytest.raises(plivo_exceptions.ValidationError):
-        client.messages.create(src="+14155550100", dst="+14155550123", type_="whatsapp",
-                               interactive=None, text=None)
+def test_structured_content_outside_whatsapp_is_refused_like_plivo(fake_plivo, settings):
+    import requests
+
+    response = requests.post(
+        f"{fake_plivo.base_url}/v1/Account/{settings.PLIVO_AUTH_ID}/Message/",
+        json={"src": "+14155550100", "dst": "+14155550123", "type": "sms",
+              "location": {"latitude": "1", "longitude": "2", "name": "n", "address": "a"}},
+        auth=(settings.PLIVO_AUTH_ID, settings.PLIVO_AUTH_TOKEN), timeout=2,
+    )
+    assert response.status_code == 400
+    assert "only applicable when type is whatsapp" in response.json()["error"]
+    assert not fake_plivo.messages
 
 
 @pytest.mark.parametrize("suffix,status,exc", [("2222", 500, plivo_exceptions.PlivoServerError), ("3333", 429, plivo_exceptions.PlivoRestError)])

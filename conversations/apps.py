@@ -10,6 +10,10 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         checks.register(check_plivo_settings, checks.Tags.compatibility)
 
+        from conversations import signals
+
+        signals.connect()
+
 
 def check_plivo_settings(app_configs=None, **kwargs):
     """Missing Plivo credentials: a warning while developing, an error in production."""

@@ -1,5 +1,10 @@
 from django.urls import path
 
+from conversations import views
+
 app_name = "conversations"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", views.inbox, name="inbox"),
+    path("<int:conversation_id>/", views.inbox, name="inbox-conversation"),
+]

@@ -60,3 +60,30 @@ def conversation_record_message(*, conversation: Conversation, message, inbound:
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
     conversation.refresh_from_db()
     return conversation
+
+
+class ReassignNotAllowed(Exception):
+    """An agent tried to take or hand off a conversation that a colleague holds."""
+
+
+def conversation_assign_by_agent(*, conversation: Conversation, assignee, by) -> Conversation:
+    """Assign `conversation` to `assignee` (None: unassign) on behalf of agent `by`.
+
+    The rule: any agent may assign an unassigned conversation (to themselves or a colleague)
+    and may hand on or drop a conversation assigned to themselves. Taking a conversation away
+    from a colleague (reassigning or unassigning it while someone else holds it) is for staff
+    (supervisors) only, so two agents never silently pull a customer from each other. The row
+    is locked while the rule is checked, so of two agents grabbing the same unassigned
+    conversation at once, the second sees the first's assignment and is refused.
+    """
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        holder_id = locked.assignee_id
+        target_id = assignee.pk if assignee else None
+        if holder_id not in (None, by.pk, target_id) and not by.is_staff:
+            raise ReassignNotAllowed(
+                "This conversation is assigned to a colleague; ask them or a supervisor to hand it over."
+            )
+        conversation_assign(conversation=locked, assignee=assignee)
+    conversation.refresh_from_db()
+    return conversation

@@ -1,0 +1,48 @@
+"""Plivo's message error codes, explained for the agent who sees a failed message.
+
+Codes from Plivo's messaging error-code table (docs: messaging/troubleshooting/error-codes).
+Each text says what happened and what the agent can do about it.
+"""
+
+OPTED_OUT_ERROR_CODE = "200"
+
+# Codes Plivo sends when there is no error at all.
+_NO_ERROR = {"", "0", "000", "none", "null"}
+
+ERROR_EXPLANATIONS = {
+    "10": "Plivo refused the message as invalid (for example empty text or characters the channel cannot carry). Edit it and send again.",
+    "20": "A temporary network problem between Plivo and the carrier stopped this message. Sending it again later usually works.",
+    "30": "The carrier flagged this message as spam and blocked it. Rephrase it (avoid link shorteners and all capitals) before sending again.",
+    "40": "Our sending number is not allowed to send to this destination (not enabled or not registered for it). Ask an admin to check the Plivo number.",
+    "50": "The customer's number is not a valid mobile number. Check the number with the customer.",
+    "60": "The carrier stopped a message loop: too many identical messages went back and forth between these numbers.",
+    "70": "The customer's number is disconnected or cannot receive messages. Reach them another way.",
+    "80": "The customer's phone was unreachable (switched off or out of coverage). Try again later.",
+    "90": "Plivo has no carrier route to this destination. Ask an admin to check Plivo's coverage for this country.",
+    "100": "The customer's carrier refused the message (its content or our sender is not allowed on that network).",
+    "110": "The message is too long for this channel. Shorten it and send again.",
+    OPTED_OUT_ERROR_CODE: "The customer replied STOP and has opted out of messages from this number. Do not message them until they opt back in (START).",
+    "201": "US toll-free numbers cannot send to Canadian numbers. Send from another number.",
+    "420": "The message waited more than 3 hours in Plivo's queue and expired without being sent. Send it again if it still matters.",
+    "1000": "Plivo reported an unknown error. Try again; if it keeps failing, contact Plivo support with the message ID.",
+}
+
+
+def normalize_error_code(code) -> str:
+    """The code as Plivo's table writes it ("200"), or "" when it means no error."""
+    text = str(code if code is not None else "").strip()
+    if text.lower() in _NO_ERROR:
+        return ""
+    return text.lstrip("0") if text.isdigit() else text
+
+
+def explain_error_code(code) -> str:
+    """A plain-language explanation of a Plivo message error code ("" for no error)."""
+    normalized = normalize_error_code(code)
+    if not normalized:
+        return ""
+    return ERROR_EXPLANATIONS.get(
+        normalized,
+        f"Plivo reported error {normalized}, which has no known explanation. "
+        "If it keeps happening, contact Plivo support with the message ID.",
+    )

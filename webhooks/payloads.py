@@ -1,0 +1,323 @@
+"""Plivo webhook bodies parsed into plain dataclasses.
+
+Plivo posts form fields by default; JSON bodies are accepted too. Field names for WhatsApp
+extras (button and list replies, reply context, location, media) are not fully documented,
+so lookups are defensive: `Button.Payload` may arrive as a flat dotted form key, as a nested
+JSON object, or as a form field holding a JSON string, in any spelling case
+(`ListReply`, `list_reply`, `listReply`). An unrecognised message type is still stored, as an
+"unsupported" message carrying its raw fields; it is never dropped.
+"""
+
+import json
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from conversations.models import Channel, Message
+from conversations.phone import InvalidPhoneNumber, normalize_phone
+from conversations.plivo_errors import normalize_error_code
+
+UUID_MAX_LENGTH = 64  # Message.plivo_message_uuid / MessageStatusEvent.plivo_message_uuid
+STATUS_MAX_LENGTH = 16
+ERROR_CODE_MAX_LENGTH = 32
+
+
+class PayloadError(ValueError):
+    """A signed request that cannot be stored; `field` names the Plivo field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SignedParams:
+    """The parameters Plivo signed: form fields (lists of values) or the JSON object."""
+
+    params: dict
+    is_json: bool = False
+    error: str = ""  # why the body could not be read; such a body is signed as empty
+
+
+def signed_params_from_request(request: HttpRequest) -> SignedParams:
+    content_type = (request.content_type or "").lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return SignedParams({}, is_json=True, error="The body is not valid JSON.")
+        if not isinstance(data, dict):
+            return SignedParams({}, is_json=True, error="The JSON body must be an object.")
+        return SignedParams(data, is_json=True)
+    # QueryDict -> {key: [values]}: the plivo SDK signs every value of a repeated key.
+    return SignedParams({key: values for key, values in request.POST.lists()})
+
+
+def _norm(segment: str) -> str:
+    return re.sub(r"[_\-\s]", "", segment).lower()
+
+
+class Fields:
+    """Case- and separator-insensitive access to flat or nested webhook fields."""
+
+    def __init__(self, params: dict):
+        self.raw = _plain(params)
+        self._flat: dict[str, str] = {}
+        for key, value in self.raw.items():
+            self._index(_norm_path(key), value)
+
+    def _index(self, path: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                self._index(f"{path}.{_norm_path(key)}", inner)
+            return
+        if isinstance(value, list):
+            for position, inner in enumerate(value):
+                self._index(f"{path}.{position}", inner)
+            return
+        text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+        self._flat.setdefault(path, text)
+        # A form field may carry a JSON object (`Button={"Text": ...}`): index its parts too.
+        if text[:1] in "{[":
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                return
+            if isinstance(decoded, (dict, list)):
+                self._index(path, decoded)
+
+    def get(self, *names: str) -> str:
+        """The first non-empty value among `names` (dotted paths such as "Button.Payload")."""
+        for name in names:
+            value = self._flat.get(_norm_path(name), "").strip()
+            if value:
+                return value
+        return ""
+
+    def has(self, name: str) -> bool:
+        prefix = _norm_path(name)
+        return any(path == prefix or path.startswith(prefix + ".") for path in self._flat)
+
+    def items(self):
+        return self._flat.items()
+
+
+def _norm_path(path: str) -> str:
+    return ".".join(_norm(part) for part in str(path).split("."))
+
+
+def _plain(params: dict) -> dict:
+    """JSON-safe copy; a form field sent once is a string, not a one-item list."""
+    plain = {}
+    for key, value in params.items():
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            plain[str(key)] = value[0] if len(value) == 1 else list(value)
+        else:
+            plain[str(key)] = value
+    return plain
+
+
+def _required(fields: Fields, name: str) -> str:
+    value = fields.get(name)
+    if not value:
+        raise PayloadError(f"{name} is missing: Plivo always sends it, so this request cannot be stored.", field=name, code="required")
+    return value
+
+
+def _message_uuid(fields: Fields) -> str:
+    uuid = _required(fields, "MessageUUID")
+    if len(uuid) > UUID_MAX_LENGTH:
+        raise PayloadError(f"MessageUUID is longer than {UUID_MAX_LENGTH} characters.", field="MessageUUID")
+    return uuid
+
+
+@dataclass(frozen=True)
+class InboundPayload:
+    """One customer message as Plivo delivered it to the message URL."""
+
+    message_uuid: str
+    from_number: str  # E.164
+    to_number: str
+    channel: str  # Channel value: whatsapp or sms (MMS is the sms thread)
+    plivo_type: str  # sms, mms, whatsapp, or whatever Plivo sent
+    kind: str  # Message.Kind value
+    text: str = ""
+    media: list = field(default_factory=list)  # [{"url", "content_type"}]
+    structured: dict = field(default_factory=dict)  # Message.payload
+    reply_to_plivo_uuid: str = ""
+    intent: str = ""  # Plivo's MessageIntent: optout, optin, help or ""
+    profile_name: str = ""
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "InboundPayload":
+        fields = Fields(params)
+        message_uuid = _message_uuid(fields)
+        raw_from = _required(fields, "From")
+        to_number = _required(fields, "To")
+        try:
+            from_number = normalize_phone(raw_from)
+        except InvalidPhoneNumber as exc:
+            raise PayloadError(f"From is not a phone number we can store ({exc})", field="From") from exc
+
+        plivo_type = fields.get("Type").lower()
+        channel = _channel(fields, plivo_type, to_number)
+        media = _media(fields)
+        text = fields.get("Body", "Text") if plivo_type != "sms" else fields.get("Text", "Body")
+        kind, structured, text = _kind(fields, channel, media, text)
+        context_uuid = fields.get("Context.MessageUUID", "Context.MessageId", "Context.Id", "ContextMessageUUID")
+        return cls(
+            message_uuid=message_uuid,
+            from_number=from_number,
+            to_number=to_number,
+            channel=channel,
+            plivo_type=plivo_type,
+            kind=kind,
+            text=text,
+            media=media,
+            structured=structured,
+            reply_to_plivo_uuid=context_uuid if len(context_uuid) <= UUID_MAX_LENGTH else "",
+            intent=fields.get("MessageIntent").lower(),
+            profile_name=fields.get("ProfileName", "Profile.Name", "Contact.Profile.Name", "Contact.Name", "SenderName")[:200],
+            raw=fields.raw,
+        )
+
+
+def _channel(fields: Fields, plivo_type: str, to_number: str) -> str:
+    if plivo_type == "whatsapp":
+        return Channel.WHATSAPP
+    if plivo_type in ("sms", "mms"):
+        return Channel.SMS
+    # No (or an unknown) Type: WhatsApp-only fields or the number it was sent to decide.
+    if fields.get("ContentType"):
+        return Channel.WHATSAPP
+    try:
+        to_e164 = normalize_phone(to_number)
+    except InvalidPhoneNumber:
+        return Channel.SMS
+    whatsapp, sms = (_e164_or_blank(settings.PLIVO_WHATSAPP_NUMBER), _e164_or_blank(settings.PLIVO_SMS_NUMBER))
+    return Channel.WHATSAPP if to_e164 == whatsapp and to_e164 != sms else Channel.SMS
+
+
+def _e164_or_blank(number: str) -> str:
+    try:
+        return normalize_phone(number) if number else ""
+    except InvalidPhoneNumber:
+        return ""
+
+
+_MEDIA_KEY = re.compile(r"^media\.?(\d+)$")
+
+
+def _media(fields: Fields) -> list[dict]:
+    """Media0 (WhatsApp) or Media1..N (MMS), with their content types where Plivo gives them."""
+    found = sorted(
+        (int(match.group(1)), value.strip())
+        for path, value in fields.items()
+        if (match := _MEDIA_KEY.match(path)) and value.strip()
+    )
+    media = []
+    for index, url in found:
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            continue  # only http(s) links are ever rendered; the raw payload keeps the rest
+        content_type = fields.get(
+            f"MediaContentType{index}", f"MimeType{index}", f"Media{index}.ContentType", f"MediaType{index}"
+        )
+        if not content_type and len(found) == 1:
+            content_type = fields.get("MimeType", "MediaContentType", "ContentMimeType")
+        if not content_type:
+            content_type = mimetypes.guess_type(urlsplit(url).path)[0] or ""
+        media.append({"url": url, "content_type": content_type.lower()})
+    return media
+
+
+def _kind(fields: Fields, channel: str, media: list, text: str) -> tuple[str, dict, str]:
+    """(Message.kind, Message.payload, visible text) for this message."""
+    content_type = fields.get("ContentType").lower()
+    if channel != Channel.WHATSAPP or content_type in ("", "text"):
+        return (Message.Kind.MEDIA if media else Message.Kind.TEXT), {}, text
+    if content_type in ("media", "image", "video", "audio", "document", "sticker", "voice"):
+        if media:
+            return Message.Kind.MEDIA, {}, text
+        return _unsupported(fields, content_type, text)
+    if content_type == "button":
+        button = {"text": fields.get("Button.Text", "ButtonText"), "payload": fields.get("Button.Payload", "ButtonPayload")}
+        if not (button["text"] or button["payload"]):
+            return _unsupported(fields, content_type, text)
+        return Message.Kind.BUTTON_REPLY, {"button": button, "raw": fields.raw}, text or button["text"]
+    if content_type == "interactive":
+        return _interactive(fields, content_type, text)
+    if content_type == "location":
+        location = {
+            "latitude": fields.get("Location.Latitude", "Latitude"),
+            "longitude": fields.get("Location.Longitude", "Longitude"),
+            "name": fields.get("Location.Name", "LocationName"),
+            "address": fields.get("Location.Address", "LocationAddress"),
+        }
+        if not (location["latitude"] and location["longitude"]):
+            return _unsupported(fields, content_type, text)
+        visible = text or ", ".join(part for part in (location["name"], location["address"]) if part)
+        return Message.Kind.LOCATION, {"location": location, "raw": fields.raw}, visible
+    return _unsupported(fields, content_type, text)
+
+
+def _interactive(fields: Fields, content_type: str, text: str) -> tuple[str, dict, str]:
+    reply_type = fields.get("Interactive.Type", "InteractiveType").lower().replace("-", "_")
+    for prefix in ("Interactive.ListReply", "ListReply", "Interactive.List", "List"):
+        if fields.has(prefix) and (reply_type in ("", "list_reply", "listreply", "list")):
+            reply = {
+                "id": fields.get(f"{prefix}.Id"),
+                "title": fields.get(f"{prefix}.Title"),
+                "description": fields.get(f"{prefix}.Description"),
+            }
+            if reply["id"] or reply["title"]:
+                return Message.Kind.LIST_REPLY, {"list_reply": reply, "raw": fields.raw}, text or reply["title"]
+    for prefix in ("Interactive.ButtonReply", "ButtonReply", "Interactive.Button", "Button"):
+        if fields.has(prefix):
+            button = {"id": fields.get(f"{prefix}.Id", f"{prefix}.Payload"), "text": fields.get(f"{prefix}.Title", f"{prefix}.Text")}
+            if button["id"] or button["text"]:
+                return Message.Kind.BUTTON_REPLY, {"button": button, "raw": fields.raw}, text or button["text"]
+    return _unsupported(fields, content_type, text)
+
+
+def _unsupported(fields: Fields, content_type: str, text: str) -> tuple[str, dict, str]:
+    return Message.Kind.UNSUPPORTED, {"content_type": content_type, "raw": fields.raw}, text
+
+
+# Plivo's callback statuses. Anything else is kept in the history but changes nothing.
+REPORT_STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "rejected")
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One delivery report for one of our sends, as Plivo posted it to the status URL."""
+
+    message_uuid: str
+    status: str  # lower case, as Plivo sent it (possibly one we do not know)
+    sequence: int | None = None
+    error_code: str = ""
+    ref: int | None = None  # our Message.id, from the status URL's `?ref=`
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict, *, ref: str | None = None) -> "StatusReport":
+        fields = Fields(params)
+        message_uuid = _message_uuid(fields)
+        _required(fields, "From")
+        _required(fields, "To")
+        status = _required(fields, "Status").lower()[:STATUS_MAX_LENGTH]
+        sequence = fields.get("Sequence")
+        return cls(
+            message_uuid=message_uuid,
+            status=status,
+            sequence=int(sequence) if sequence.isdigit() and len(sequence) < 10 else None,
+            error_code=normalize_error_code(fields.get("ErrorCode"))[:ERROR_CODE_MAX_LENGTH],
+            ref=int(ref) if ref and ref.isdigit() and len(ref) < 19 else None,
+            raw=fields.raw,
+        )

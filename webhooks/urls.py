@@ -1,5 +1,10 @@
 from django.urls import path
 
+from webhooks import views
+
 app_name = "webhooks"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("plivo/message/", views.plivo_message, name="plivo-message"),
+    path("plivo/status/", views.plivo_status, name="plivo-status"),
+]

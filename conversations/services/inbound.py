@@ -1,0 +1,358 @@
+"""What Plivo tells us: customer messages and delivery reports for our sends.
+
+Both arrive at least once and in any order. Duplicates are stopped by unique constraints
+(`Message.plivo_message_uuid`, `MessageStatusEvent.dedupe_key`), never by a Python check
+alone, and a message's status only moves forward in the UPDATE statement itself, so
+concurrent or reordered reports cannot regress it.
+"""
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from conversations import events
+from conversations.models import (
+    FINAL_FAILURE_STATUSES,
+    STATUS_RANK,
+    Contact,
+    Conversation,
+    Message,
+    MessageStatus,
+    MessageStatusEvent,
+    OutboundJob,
+)
+from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
+from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
+from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+
+logger = logging.getLogger(__name__)
+
+# --- keywords ------------------------------------------------------------------------------
+
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "END", "QUIT", "CANCEL", "UNSUBSCRIBE", "REVOKE", "OPT OUT", "OPTOUT"})
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES", "RESUME"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+
+def _is_edge_noise(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char)[0] in "PSZC"
+
+
+def keyword_normalize(text: str) -> str:
+    """`  stop!! ` -> `STOP`; `Opt-out.` -> `OPT OUT`: whole-message keywords only."""
+    start, end = 0, len(text)
+    while start < end and _is_edge_noise(text[start]):
+        start += 1
+    while end > start and _is_edge_noise(text[end - 1]):
+        end -= 1
+    return re.sub(r"[\s\-_]+", " ", text[start:end]).upper()
+
+
+def keyword_classify(*, text: str, intent: str = "") -> str:
+    """"optout", "optin", "help" or "": what the customer asked for with this message."""
+    keyword = keyword_normalize(text or "")
+    if keyword in OPT_OUT_KEYWORDS or intent == "optout":
+        return "optout"
+    if keyword in OPT_IN_KEYWORDS or intent == "optin":
+        return "optin"
+    if keyword in HELP_KEYWORDS or intent == "help":
+        return "help"
+    return ""
+
+
+# --- inbound messages ------------------------------------------------------------------------
+
+
+def message_receive(*, payload) -> tuple[Message, bool]:
+    """Store one inbound message (a `webhooks.payloads.InboundPayload`) exactly once.
+
+    Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
+    instant, creates and publishes nothing: the database's unique constraint decides.
+    """
+    existing = Message.objects.filter(plivo_message_uuid=payload.message_uuid).first()
+    if existing is not None:  # Plivo's retry of a message we already have
+        return existing, False
+
+    with transaction.atomic():
+        contact, _ = contact_get_or_create(phone=payload.from_number, display_name=payload.profile_name)
+        conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
+        reply_to = None
+        if payload.reply_to_plivo_uuid:
+            reply_to = Message.objects.filter(plivo_message_uuid=payload.reply_to_plivo_uuid).first()
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.INBOUND,
+            kind=payload.kind,
+            text=payload.text,
+            media=payload.media,
+            payload=payload.structured,
+            plivo_message_uuid=payload.message_uuid,
+            reply_to=reply_to,
+            reply_to_plivo_uuid=payload.reply_to_plivo_uuid,
+            status=MessageStatus.RECEIVED,
+        )
+        try:
+            with transaction.atomic():
+                message.save()
+        except IntegrityError:
+            # A concurrent copy of this webhook committed first (the INSERT waited for it).
+            existing = Message.objects.filter(plivo_message_uuid=payload.message_uuid).first()
+            if existing is None:
+                raise
+            return existing, False
+
+        conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
+        _keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent)
+        # Reuse what we hold instead of re-reading it for the event payload.
+        conversation.contact = contact
+        if conversation.last_message_id == message.pk:
+            conversation.last_message = message
+        message.conversation = conversation
+        events.message_created(message)
+    return message, True
+
+
+def _keyword_apply(*, contact: Contact, channel: str, text: str, intent: str) -> None:
+    action = keyword_classify(text=text, intent=intent)
+    if action == "optout":
+        reason = f'Customer sent "{text.strip()[:60]}"' if text.strip() else "Plivo flagged the message as an opt-out"
+        contact_opt_out(contact=contact, channel=channel, reason=reason)
+    elif action == "optin":
+        contact_opt_in(contact=contact, channel=channel)
+    elif action == "help":
+        now = timezone.now()
+        Contact.objects.filter(pk=contact.pk).update(help_requested_at=now, updated_at=now)
+        contact.refresh_from_db()
+        events.contact_updated(contact)
+
+
+# --- delivery reports --------------------------------------------------------------------------
+
+# Plivo's `queued` means Plivo accepted the send: our `sending`, never above `sent`.
+REPORT_STATUS_TO_MESSAGE_STATUS = {
+    "queued": MessageStatus.SENDING,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "rejected": MessageStatus.REJECTED,
+}
+# Keeps our advisory locks on uuids apart from anyone else's ("PLV").
+PARKED_REPORT_LOCK_NAMESPACE = 0x504C56
+STATUS_TIMESTAMP_FIELD = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.FAILED: "failed_at",
+    MessageStatus.UNDELIVERED: "failed_at",
+    MessageStatus.REJECTED: "failed_at",
+}
+
+
+@dataclass(frozen=True)
+class StatusReportOutcome:
+    event: MessageStatusEvent | None  # None: a duplicate of a report we already have
+    message_id: int | None  # None: parked until its message is known
+    changed: bool  # whether agents were told about a change
+
+    @property
+    def duplicate(self) -> bool:
+        return self.event is None
+
+
+def status_report_apply(*, report) -> StatusReportOutcome:
+    """Record one delivery report (a `webhooks.payloads.StatusReport`) and apply it.
+
+    Matched by MessageUUID, else by our `ref` (whose message then gets the uuid), else parked
+    with `message=None` until `status_events_attach` sees the uuid. A duplicate report
+    stores and publishes nothing.
+    """
+    with transaction.atomic():
+        message = _message_by_uuid(report.message_uuid)
+        claimed = False
+        if message is None:
+            # Serialise with `status_events_attach` for this uuid, so a report parked while the
+            # send's response is being stored cannot be missed by both sides.
+            _uuid_lock(report.message_uuid)
+            message = _message_by_uuid(report.message_uuid)
+            if message is None and report.ref is not None:
+                message = _message_claim_uuid_by_ref(ref=report.ref, uuid=report.message_uuid)
+                claimed = message is not None
+
+        event = _status_event_store(report, message=None if claimed else message)
+        if event is None:
+            return StatusReportOutcome(event=None, message_id=message.pk if message else None, changed=False)
+        if message is None:
+            logger.info("parked %s report for unknown message %s (ref=%s)", report.status, report.message_uuid, report.ref)
+            return StatusReportOutcome(event=event, message_id=None, changed=False)
+        if claimed:
+            # Our report and any that arrived before it without a ref, applied together.
+            changed = status_events_attach(message=message)
+            return StatusReportOutcome(event=event, message_id=message.pk, changed=changed)
+
+        change = _status_event_apply(message=message, event=event)
+        if change.visible:
+            _status_change_publish(message_id=message.pk, status_moved=change.status_moved)
+        return StatusReportOutcome(event=event, message_id=message.pk, changed=change.visible)
+
+
+def status_events_attach(*, message: Message) -> bool:
+    """Apply the parked delivery reports for `message.plivo_message_uuid`, if any.
+
+    Safe to call at any time and more than once (a report is attached once); call it right
+    after a send's uuid is stored. Returns whether the message visibly changed.
+    """
+    uuid = message.plivo_message_uuid
+    if not uuid:
+        return False
+    with transaction.atomic():
+        _uuid_lock(uuid)
+        parked = list(
+            MessageStatusEvent.objects.select_for_update().filter(message__isnull=True, plivo_message_uuid=uuid)
+        )
+        if not parked:
+            return False
+        MessageStatusEvent.objects.filter(pk__in=[event.pk for event in parked], message__isnull=True).update(message=message)
+        message = Message.objects.select_related("conversation__contact").get(pk=message.pk)
+        visible = status_moved = False
+        for event in sorted(parked, key=_report_order):
+            change = _status_event_apply(message=message, event=event)
+            visible |= change.visible
+            status_moved |= change.status_moved
+        if visible:
+            _status_change_publish(message_id=message.pk, status_moved=status_moved)
+        return visible
+
+
+def _report_order(event: MessageStatusEvent):
+    status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)
+    return (STATUS_RANK.get(status, -1), -1 if event.sequence is None else event.sequence, event.received_at, event.pk)
+
+
+def _message_by_uuid(uuid: str) -> Message | None:
+    return Message.objects.select_related("conversation__contact").filter(plivo_message_uuid=uuid).first()
+
+
+def _uuid_lock(uuid: str) -> None:
+    """A transaction-scoped lock on one Plivo uuid (SQLite already serialises writers)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARKED_REPORT_LOCK_NAMESPACE, uuid])
+
+
+def _message_claim_uuid_by_ref(*, ref: int, uuid: str) -> Message | None:
+    """Our outbound message `ref`, now known to be Plivo's `uuid` (the send's response was not
+    stored yet). None when `ref` is not ours or already carries another uuid."""
+    message = Message.objects.select_related("conversation__contact").filter(pk=ref, direction=Message.Direction.OUTBOUND).first()
+    if message is None:
+        logger.warning("report for %s names unknown ref %s", uuid, ref)
+        return None
+    if message.plivo_message_uuid is None:
+        try:
+            with transaction.atomic():
+                Message.objects.filter(pk=message.pk, plivo_message_uuid__isnull=True).update(plivo_message_uuid=uuid)
+        except IntegrityError:  # the uuid belongs to another message: trust the uuid, not the ref
+            logger.warning("report for %s names ref %s, but another message has that uuid", uuid, ref)
+            return None
+        message.refresh_from_db(fields=["plivo_message_uuid"])
+    if message.plivo_message_uuid != uuid:
+        logger.warning("report for %s names ref %s, which was sent as %s", uuid, ref, message.plivo_message_uuid)
+        return None
+    return message
+
+
+def _status_event_store(report, *, message: Message | None) -> MessageStatusEvent | None:
+    event = MessageStatusEvent(
+        message=message,
+        plivo_message_uuid=report.message_uuid,
+        status=report.status,
+        sequence=report.sequence,
+        error_code=report.error_code,
+        raw_payload=report.raw,
+        dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:  # Plivo retried a report we already stored
+        return None
+    return event
+
+
+@dataclass(frozen=True)
+class _Change:
+    status_moved: bool = False
+    visible: bool = False
+
+
+def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Change:
+    """Apply one stored report to its message. The caller publishes the change."""
+    if message.direction != Message.Direction.OUTBOUND:
+        return _Change()
+    now = timezone.now()
+    new_status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)
+    timestamp_field = STATUS_TIMESTAMP_FIELD.get(new_status)
+    is_failure = new_status in FINAL_FAILURE_STATUSES
+
+    moved = 0
+    if new_status is not None:
+        updates = {"status": new_status, "unconfirmed_since": None, "updated_at": now}
+        if event.sequence is not None:
+            updates["status_sequence"] = event.sequence
+        if timestamp_field:
+            updates[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
+        if is_failure:
+            updates["error_code"] = event.error_code
+            updates["error_message"] = explain_error_code(event.error_code)
+        forward = Message.objects.filter(pk=message.pk, status_rank__lt=STATUS_RANK[new_status])
+        if event.sequence is not None:
+            forward = forward.filter(Q(status_sequence__isnull=True) | Q(status_sequence__lte=event.sequence))
+        moved = forward.update(**updates)
+
+    touched = 0
+    if moved:
+        MessageStatusEvent.objects.filter(pk=event.pk).update(applied=True)
+    else:
+        # A late report does not change the status, but it still proves Plivo has the message
+        # and tells when that step happened.
+        touch = {"unconfirmed_since": None, "updated_at": now}
+        stale = Q(unconfirmed_since__isnull=False)
+        if timestamp_field:
+            touch[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
+            stale |= Q(**{f"{timestamp_field}__isnull": True})
+        touched = Message.objects.filter(stale, pk=message.pk).update(**touch)
+
+    settled = OutboundJob.State.FAILED if is_failure else OutboundJob.State.ACCEPTED
+    OutboundJob.objects.filter(message_id=message.pk, state=OutboundJob.State.UNCONFIRMED).update(
+        state=settled,
+        updated_at=now,
+        last_error=explain_error_code(event.error_code) if is_failure else "",
+    )
+    if is_failure and event.error_code == OPTED_OUT_ERROR_CODE:
+        contact_opt_out(
+            contact=message.conversation.contact,
+            channel=message.conversation.channel,
+            reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: the recipient opted out (STOP)",
+        )
+    return _Change(status_moved=bool(moved), visible=bool(moved or touched))
+
+
+def _status_change_publish(*, message_id: int, status_moved: bool) -> None:
+    message = Message.objects.select_related("sent_by", "reply_to").get(pk=message_id)
+    events.message_updated(message)
+    if status_moved:
+        # The inbox list shows the last message's status: its conversation changed too.
+        conversation = (
+            Conversation.objects.select_related("contact", "assignee", "last_message")
+            .filter(pk=message.conversation_id, last_message_id=message_id)
+            .first()
+        )
+        if conversation is not None:
+            events.conversation_updated(conversation)

@@ -1,0 +1,57 @@
+"""Plivo's two callbacks. Each answers 200 with an empty body only after the data is
+committed (also for duplicates, so Plivo stops retrying), 400 for a signed payload we cannot
+store, 403 for a bad signature and 503 while the database is unavailable."""
+
+import logging
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from conversations.api.errors import error_body
+from conversations.services.inbound import message_receive, status_report_apply
+from webhooks.decorators import database_unavailable_as_503, plivo_signature_required
+from webhooks.payloads import InboundPayload, PayloadError, StatusReport
+
+logger = logging.getLogger(__name__)
+
+
+def _payload_refused(request, error: PayloadError) -> JsonResponse:
+    logger.warning("refused signed Plivo webhook %s: %s", request.path, error.message)
+    return JsonResponse(error_body(error.message, field=error.field, code=error.code), status=400)
+
+
+def _body_error(request) -> PayloadError | None:
+    if request.plivo_params.error:
+        return PayloadError(request.plivo_params.error)
+    return None
+
+
+@csrf_exempt
+@require_POST
+@database_unavailable_as_503
+@plivo_signature_required
+def plivo_message(request):
+    try:
+        if error := _body_error(request):
+            raise error
+        payload = InboundPayload.from_params(request.plivo_params.params)
+    except PayloadError as error:
+        return _payload_refused(request, error)
+    message_receive(payload=payload)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+@database_unavailable_as_503
+@plivo_signature_required
+def plivo_status(request):
+    try:
+        if error := _body_error(request):
+            raise error
+        report = StatusReport.from_params(request.plivo_params.params, ref=request.GET.get("ref"))
+    except PayloadError as error:
+        return _payload_refused(request, error)
+    status_report_apply(report=report)
+    return HttpResponse(status=200)

@@ -18,3 +18,12 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Embedded default (`make run`): this web process also drains the outbound queue. Started
+# here, not in AppConfig.ready(), so management commands and tests never start a sender.
+from django.conf import settings  # noqa: E402
+
+if settings.OUTBOUND_WORKER_EMBEDDED:
+    from conversations.outbound_worker import start_embedded_worker  # noqa: E402
+
+    start_embedded_worker()

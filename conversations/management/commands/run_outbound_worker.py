@@ -1,0 +1,44 @@
+"""`manage.py run_outbound_worker`: one process draining the outbound queue.
+
+Run as many as you like (each claims different tasks; a message is never sent by two). SIGTERM
+or SIGINT finishes the request in hand, then exits 0; a second signal exits at once (the
+job's lease expires and the sweeper of any other worker recovers it, without a blind resend).
+"""
+
+import logging
+import signal
+import sys
+
+from django.core.management.base import BaseCommand
+
+from conversations.outbound_worker import OutboundWorker
+
+
+class Command(BaseCommand):
+    help = "Send queued outbound messages to Plivo (any number of these may run)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=0.5,
+                            help="Seconds to wait when the queue is empty (default 0.5).")
+        parser.add_argument("--sweep-interval", type=float, default=5.0,
+                            help="Seconds between recovery sweeps: expired leases, unconfirmed sends (default 5).")
+        parser.add_argument("--worker-id", default=None, help="A name for logs (default host:pid:thread).")
+        parser.add_argument("--until-idle", action="store_true",
+                            help="Exit once nothing is queued or in flight (scripts, benchmarks).")
+
+    def handle(self, *args, interval, sweep_interval, worker_id, until_idle, **options):
+        logging.getLogger("conversations").setLevel(logging.INFO)
+        worker = OutboundWorker(worker_id=worker_id, interval=interval, sweep_interval=sweep_interval,
+                                stop_when_idle=until_idle)
+
+        def shutdown(signum, frame):
+            if worker.stop_event.is_set():
+                self.stderr.write(f"{signal.strsignal(signum)} again: exiting now.")
+                sys.exit(1)
+            self.stderr.write(f"{signal.strsignal(signum)}: finishing the current send, then exiting.")
+            worker.stop()
+
+        signal.signal(signal.SIGTERM, shutdown)
+        signal.signal(signal.SIGINT, shutdown)
+        self.stdout.write(f"outbound worker {worker.worker_id} running (Ctrl+C to stop)")
+        worker.run()

@@ -1,0 +1,171 @@
+"""The outbound worker: runs the `outbound` queue's tasks and the sweeper that recovers jobs.
+
+It is built on django-tasks-db (tasks are claimed with its `SELECT ... FOR UPDATE SKIP LOCKED`
+and run by its `Worker.run_task`) plus what that backend lacks: leases on `OutboundJob`, a
+sweeper for expired leases, unconfirmed sends and lost tasks, and retries with backoff (see
+`conversations/outbound.py`). Any number of workers may run; `manage.py run_outbound_worker`
+runs one per process, and with OUTBOUND_WORKER_EMBEDDED the web process runs one in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from django.db import OperationalError, close_old_connections, connection
+from django.utils import timezone
+from django_tasks_db.compat import TaskResultStatus
+from django_tasks_db.management.commands.db_worker import Worker as DatabaseTaskWorker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name
+
+logger = logging.getLogger(__name__)
+
+TASK_BACKEND = "default"
+
+
+class WorkerLost(Exception):
+    """Recorded on a task its worker never finished (killed mid-task); the job's lease covers it."""
+
+
+class OutboundWorker:
+    def __init__(self, *, worker_id: str | None = None, interval: float = 0.5, sweep_interval: float = 5.0,
+                 stop_when_idle: bool = False):
+        self.worker_id = (worker_id or worker_name())[:64]
+        self.interval = interval
+        self.sweep_interval = sweep_interval
+        self.stop_when_idle = stop_when_idle
+        self.stop_event = threading.Event()
+        self.tasks_run = 0
+        self._next_sweep = 0.0
+        self._runner = DatabaseTaskWorker(
+            queue_names=[OUTBOUND_QUEUE], interval=interval, batch=False, backend_name=TASK_BACKEND,
+            startup_delay=False, max_tasks=None, worker_id=self.worker_id, excluded_queue_names=[],
+        )
+
+    def stop(self) -> None:
+        """Finish the task in hand, then return from `run()`."""
+        self.stop_event.set()
+
+    def run(self) -> None:
+        logger.info("outbound worker %s started", self.worker_id)
+        try:
+            while not self.stop_event.is_set():
+                _close_old_connections()
+                self._maybe_sweep()
+                ran = self.run_one()
+                _close_old_connections()
+                if ran:
+                    continue
+                if self.stop_when_idle and not self._work_left():
+                    return
+                self.stop_event.wait(self.interval)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+            logger.info("outbound worker %s stopped after %d tasks", self.worker_id, self.tasks_run)
+
+    def run_one(self) -> bool:
+        """Claim and run one ready task of the outbound queue; False when there was none."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=TASK_BACKEND, queue_name=OUTBOUND_QUEUE)
+        try:
+            with exclusive_transaction(tasks.db):
+                task_result = tasks.get_locked()
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return False
+            raise
+        if task_result is None:
+            return False
+        self._runner.run_task(task_result)
+        self.tasks_run += 1
+        return True
+
+    def _maybe_sweep(self) -> None:
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self.sweep_interval
+        try:
+            counts = outbound_sweep()
+            abandoned = tasks_abandoned_fail()
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return
+            raise
+        if any(counts.values()) or abandoned:
+            logger.info("outbound sweep: %s, abandoned tasks closed: %d", counts, abandoned)
+
+    def _work_left(self) -> bool:
+        from conversations.models import OutboundJob
+
+        return (
+            DBTaskResult.objects.filter(queue_name=OUTBOUND_QUEUE, status=TaskResultStatus.READY).exists()
+            or OutboundJob.objects.filter(state=OutboundJob.State.IN_FLIGHT).exists()
+        )
+
+
+def _close_old_connections() -> None:
+    # Inside a transaction only when a test drives the worker on its own connection.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def tasks_abandoned_fail(*, older_than_seconds: float | None = None) -> int:
+    """Close tasks left RUNNING by a killed worker (django-tasks-db never does): by then the
+    job's lease has expired and the sweeper has decided what happens to the message."""
+    from django.conf import settings
+
+    seconds = older_than_seconds if older_than_seconds is not None else 2 * settings.OUTBOUND_LEASE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    return DBTaskResult.objects.filter(
+        queue_name=OUTBOUND_QUEUE, status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    ).update(
+        status=TaskResultStatus.FAILED, finished_at=timezone.now(),
+        exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+        traceback="The worker running this task stopped before finishing it; the job's lease sweeper recovered it.",
+    )
+
+
+_embedded: tuple[threading.Thread, OutboundWorker] | None = None
+_embedded_lock = threading.Lock()
+
+
+def start_embedded_worker(**options) -> OutboundWorker:
+    """Drain the queue from a daemon thread of this process (the one-command default).
+    Idempotent: one embedded worker per process."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None and _embedded[0].is_alive():
+            return _embedded[1]
+        worker = OutboundWorker(**options)
+
+        def run():
+            # A database hiccup must not end sending for the life of the web process.
+            while not worker.stop_event.is_set():
+                try:
+                    worker.run()
+                except Exception:
+                    logger.exception("embedded outbound worker crashed; restarting in 5 s")
+                    worker.stop_event.wait(5)
+
+        thread = threading.Thread(target=run, name="outbound-worker", daemon=True)
+        thread.start()
+        _embedded = (thread, worker)
+        return worker
+
+
+def stop_embedded_worker(timeout: float = 10.0) -> None:
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            return
+        thread, worker = _embedded
+        worker.stop()
+        thread.join(timeout)
+        _embedded = None

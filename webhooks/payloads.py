@@ -92,12 +92,12 @@ class Fields:
             if isinstance(decoded, (dict, list)):
                 self._index(path, decoded)
 
-    def get(self, *names: str) -> str:
-        """The first non-empty value among `names` (dotted paths such as "Button.Payload")."""
+    def get(self, *names: str, strip: bool = True) -> str:
+        """The first non-blank value among `names` (dotted paths such as "Button.Payload")."""
         for name in names:
-            value = self._flat.get(_norm_path(name), "").strip()
-            if value:
-                return value
+            value = self._flat.get(_norm_path(name), "")
+            if value.strip():
+                return value.strip() if strip else value
         return ""
 
     def has(self, name: str) -> bool:
@@ -169,7 +169,9 @@ class InboundPayload:
         plivo_type = fields.get("Type").lower()
         channel = _channel(fields, plivo_type, to_number)
         media = _media(fields)
-        text = fields.get("Body", "Text") if plivo_type != "sms" else fields.get("Text", "Body")
+        # The customer's words exactly as sent; WhatsApp and MMS use Body, SMS uses Text.
+        text_fields = ("Text", "Body") if plivo_type == "sms" else ("Body", "Text")
+        text = fields.get(*text_fields, strip=False)
         kind, structured, text = _kind(fields, channel, media, text)
         context_uuid = fields.get("Context.MessageUUID", "Context.MessageId", "Context.Id", "ContextMessageUUID")
         return cls(

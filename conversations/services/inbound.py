@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -144,6 +144,9 @@ REPORT_STATUS_TO_MESSAGE_STATUS = {
     "undelivered": MessageStatus.UNDELIVERED,
     "rejected": MessageStatus.REJECTED,
 }
+# What the outbound worker (conversations.outbound.ERROR_UNCONFIRMED) writes while it does not
+# know whether Plivo got a send; any delivery report settles that question.
+UNCONFIRMED_ERROR_CODE = "unconfirmed"
 # Keeps our advisory locks on uuids apart from anyone else's ("PLV").
 PARKED_REPORT_LOCK_NAMESPACE = 0x504C56
 STATUS_TIMESTAMP_FIELD = {
@@ -176,15 +179,15 @@ def status_report_apply(*, report) -> StatusReportOutcome:
     """
     with transaction.atomic():
         message = _message_by_uuid(report.message_uuid)
-        claimed = False
+        claimed = history_only = False
         if message is None:
             # Serialise with `status_events_attach` for this uuid, so a report parked while the
             # send's response is being stored cannot be missed by both sides.
             _uuid_lock(report.message_uuid)
             message = _message_by_uuid(report.message_uuid)
             if message is None and report.ref is not None:
-                message = _message_claim_uuid_by_ref(ref=report.ref, uuid=report.message_uuid)
-                claimed = message is not None
+                message, claimed = _message_for_ref(ref=report.ref, uuid=report.message_uuid)
+                history_only = message is not None and not claimed
 
         event = _status_event_store(report, message=None if claimed else message)
         if event is None:
@@ -192,6 +195,8 @@ def status_report_apply(*, report) -> StatusReportOutcome:
         if message is None:
             logger.info("parked %s report for unknown message %s (ref=%s)", report.status, report.message_uuid, report.ref)
             return StatusReportOutcome(event=event, message_id=None, changed=False)
+        if history_only:
+            return StatusReportOutcome(event=event, message_id=message.pk, changed=False)
         if claimed:
             # Our report and any that arrived before it without a ref, applied together.
             changed = status_events_attach(message=message)
@@ -247,25 +252,30 @@ def _uuid_lock(uuid: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARKED_REPORT_LOCK_NAMESPACE, uuid])
 
 
-def _message_claim_uuid_by_ref(*, ref: int, uuid: str) -> Message | None:
-    """Our outbound message `ref`, now known to be Plivo's `uuid` (the send's response was not
-    stored yet). None when `ref` is not ours or already carries another uuid."""
+def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
+    """(message, claimed) for a report naming our outbound message `ref` but an unknown uuid.
+
+    claimed: the send's response was not stored yet, so the message now gets `uuid`.
+    Not claimed: the report belongs to an earlier send of a message that was retried (or
+    names a ref sent under another uuid); it is kept in that message's history only.
+    """
     message = Message.objects.select_related("conversation__contact").filter(pk=ref, direction=Message.Direction.OUTBOUND).first()
     if message is None:
-        logger.warning("report for %s names unknown ref %s", uuid, ref)
-        return None
-    if message.plivo_message_uuid is None:
+        logger.warning("report for %s names ref %s, which is not one of our sends", uuid, ref)
+        return None, False
+    earlier_send = MessageStatusEvent.objects.filter(message=message, plivo_message_uuid=uuid).exists()
+    if message.plivo_message_uuid is None and not earlier_send:
         try:
             with transaction.atomic():
                 Message.objects.filter(pk=message.pk, plivo_message_uuid__isnull=True).update(plivo_message_uuid=uuid)
         except IntegrityError:  # the uuid belongs to another message: trust the uuid, not the ref
             logger.warning("report for %s names ref %s, but another message has that uuid", uuid, ref)
-            return None
+            return None, False
         message.refresh_from_db(fields=["plivo_message_uuid"])
-    if message.plivo_message_uuid != uuid:
-        logger.warning("report for %s names ref %s, which was sent as %s", uuid, ref, message.plivo_message_uuid)
-        return None
-    return message
+        if message.plivo_message_uuid == uuid:
+            return message, True
+    logger.info("report for %s kept in the history of message %s, now sent as %s", uuid, ref, message.plivo_message_uuid)
+    return message, False
 
 
 def _status_event_store(report, *, message: Message | None) -> MessageStatusEvent | None:
@@ -301,6 +311,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
     timestamp_field = STATUS_TIMESTAMP_FIELD.get(new_status)
     is_failure = new_status in FINAL_FAILURE_STATUSES
 
+    unconfirmed_failure = Q(status=MessageStatus.FAILED, error_code=UNCONFIRMED_ERROR_CODE)
     moved = 0
     if new_status is not None:
         updates = {"status": new_status, "unconfirmed_since": None, "updated_at": now}
@@ -311,7 +322,11 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
         if is_failure:
             updates["error_code"] = event.error_code
             updates["error_message"] = explain_error_code(event.error_code)
-        forward = Message.objects.filter(pk=message.pk, status_rank__lt=STATUS_RANK[new_status])
+        else:
+            # Only a guess can be overturned: "may not have been sent" after no answer from Plivo.
+            updates["error_code"] = updates["error_message"] = ""
+            updates["failed_at"] = Case(When(unconfirmed_failure, then=Value(None)), default=F("failed_at"))
+        forward = Message.objects.filter(Q(status_rank__lt=STATUS_RANK[new_status]) | unconfirmed_failure, pk=message.pk)
         if event.sequence is not None:
             forward = forward.filter(Q(status_sequence__isnull=True) | Q(status_sequence__lte=event.sequence))
         moved = forward.update(**updates)
@@ -322,8 +337,14 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
     else:
         # A late report does not change the status, but it still proves Plivo has the message
         # and tells when that step happened.
-        touch = {"unconfirmed_since": None, "updated_at": now}
-        stale = Q(unconfirmed_since__isnull=False)
+        unconfirmed_note = Q(error_code=UNCONFIRMED_ERROR_CODE, status_rank__lt=STATUS_RANK[MessageStatus.FAILED])
+        touch = {
+            "unconfirmed_since": None,
+            "updated_at": now,
+            "error_code": Case(When(unconfirmed_note, then=Value("")), default=F("error_code")),
+            "error_message": Case(When(unconfirmed_note, then=Value("")), default=F("error_message")),
+        }
+        stale = Q(unconfirmed_since__isnull=False) | unconfirmed_note
         if timestamp_field:
             touch[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
             stale |= Q(**{f"{timestamp_field}__isnull": True})

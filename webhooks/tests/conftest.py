@@ -74,3 +74,29 @@ def _apply_changes(params: dict, changes: dict) -> None:
 @pytest.fixture
 def webhooks(client):
     return PlivoWebhooks(client)
+
+
+@pytest.fixture
+def inbox_listener():
+    """A channel in the inbox group; `drain()` returns what was pushed to it (call it once)."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from conversations.events import INBOX_GROUP
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(INBOX_GROUP, channel)
+
+    async def _drain(timeout):
+        received = []
+        while True:
+            try:
+                received.append(await asyncio.wait_for(layer.receive(channel), timeout))
+            except asyncio.TimeoutError:
+                return received
+
+    yield lambda timeout=0.5: async_to_sync(_drain)(timeout)
+    async_to_sync(layer.group_discard)(INBOX_GROUP, channel)

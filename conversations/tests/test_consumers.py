@@ -1,0 +1,167 @@
+"""The inbox WebSocket, through the real ASGI stack (origin check, session auth, routing)."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from conversations import events
+from conversations.consumers import CLOSE_SESSION_REVOKED
+from conversations.permissions import AGENTS_GROUP
+from conversations.tests.factories import ConversationFactory, MessageFactory
+from messaging_site.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+ORIGIN = b"http://localhost"
+
+
+def session_cookie_for(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+async def open_socket(cookie: bytes | None = None, origin: bytes = ORIGIN):
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    connected, _ = await communicator.connect(timeout=3)
+    return communicator, connected
+
+
+async def assert_closed(communicator, code=None):
+    output = await communicator.receive_output(timeout=3)
+    while output["type"] == "websocket.send":  # the goodbye notice that precedes the close
+        output = await communicator.receive_output(timeout=3)
+    assert output["type"] == "websocket.close"
+    if code is not None:
+        assert output.get("code") == code
+
+
+async def test_anonymous_user_is_refused():
+    communicator, connected = await open_socket()
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_logged_in_non_agent_is_refused(outsider):
+    communicator, connected = await open_socket(await sync_to_async(session_cookie_for)(outsider))
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_inactive_user_is_refused(agent):
+    cookie = await sync_to_async(session_cookie_for)(agent)
+    agent.is_active = False
+    await sync_to_async(agent.save)()
+    communicator, connected = await open_socket(cookie)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_agent_session_from_another_origin_is_refused(agent):
+    """Cross-site WebSocket hijacking: a page on evil.example opens a socket with the agent's cookie."""
+    communicator, connected = await open_socket(await sync_to_async(session_cookie_for)(agent), origin=b"https://evil.example")
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_agent_receives_events_after_commit_with_their_cursor(agent):
+    communicator, connected = await open_socket(await sync_to_async(session_cookie_for)(agent))
+    assert connected
+
+    def publish():
+        message = MessageFactory(conversation=ConversationFactory(), text="Where is my parcel?")
+        return events.message_created(message)
+
+    event = await sync_to_async(publish)()
+    received = await communicator.receive_json_from(timeout=3)
+    assert received == {"cursor": event.id, "type": "message.created", "payload": event.payload}
+    assert received["payload"]["message"]["text"] == "Where is my parcel?"
+    await communicator.disconnect()
+
+
+async def test_every_agent_socket_gets_every_event(agent, other_agent):
+    first, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+    second, _ = await open_socket(await sync_to_async(session_cookie_for)(other_agent))
+    event = await sync_to_async(lambda: events.conversation_updated(ConversationFactory()))()
+    assert (await first.receive_json_from(timeout=3))["cursor"] == event.id
+    assert (await second.receive_json_from(timeout=3))["cursor"] == event.id
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_heartbeat_is_answered(agent):
+    communicator, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_logout_closes_the_users_open_sockets_but_not_others(agent, other_agent):
+    client = Client()
+    await sync_to_async(client.force_login)(agent)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    mine, connected = await open_socket(cookie)
+    assert connected
+    colleague, _ = await open_socket(await sync_to_async(session_cookie_for)(other_agent))
+
+    response = await sync_to_async(client.post)("/accounts/logout/")
+    assert response.status_code == 302
+    await assert_closed(mine, CLOSE_SESSION_REVOKED)
+    assert await colleague.receive_nothing(timeout=0.3)
+    # ... and the old cookie cannot open a new one.
+    again, connected = await open_socket(cookie)
+    assert not connected
+    await colleague.disconnect()
+
+
+async def test_deactivation_closes_sockets(agent):
+    communicator, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+
+    def deactivate():
+        agent.is_active = False
+        agent.save()
+
+    await sync_to_async(deactivate)()
+    await assert_closed(communicator, CLOSE_SESSION_REVOKED)
+
+
+async def test_losing_the_agent_role_closes_sockets(agent):
+    communicator, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+
+    def remove_from_agents():
+        agent.groups.remove(agent.groups.get(name=AGENTS_GROUP))
+
+    await sync_to_async(remove_from_agents)()
+    await assert_closed(communicator, CLOSE_SESSION_REVOKED)
+
+
+async def test_group_side_removal_also_closes_sockets(agent):
+    communicator, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+
+    def remove_from_group_side():
+        from django.contrib.auth.models import Group
+
+        Group.objects.get(name=AGENTS_GROUP).user_set.remove(agent)
+
+    await sync_to_async(remove_from_group_side)()
+    await assert_closed(communicator, CLOSE_SESSION_REVOKED)
+
+
+async def test_unrelated_profile_edit_keeps_the_socket(agent):
+    communicator, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
+
+    def rename():
+        agent.first_name = "Alicia"
+        agent.save()
+
+    await sync_to_async(rename)()
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+    await asyncio.sleep(0)

@@ -70,6 +70,7 @@ class FakeMessage:
     url: str | None
     created_at: float = field(default_factory=time.time)
     reports: list = field(default_factory=list)  # statuses posted so far
+    error_code: str = ""  # of the failed/undelivered report, once posted
 
     def as_plivo(self) -> dict:
         last = self.reports[-1] if self.reports else "queued"
@@ -108,11 +109,18 @@ class FakePlivoAPI:
     """Plivo's Message API for one account, in memory and thread-safe."""
 
     def __init__(self, *, auth_id: str, auth_token: str, report_delays=(0.5, 1.0, 2.0, 4.0),
-                 auto_report: bool = True, transient_failure_rate: float = 0.0, seed: int | None = None):
+                 auto_report: bool = True, transient_failure_rate: float = 0.0, seed: int | None = None,
+                 read_receipts: str = "auto"):
         self.auth_id = auth_id
         self.auth_token = auth_token
         # Delays (seconds after acceptance) of the queued, sent, delivered and read reports.
         self.report_delays = tuple(report_delays)
+        # "auto": WhatsApp messages are reported `read` after the last delay; "on_view": only
+        # when `mark_read()` says the customer looked at them (the simulator's phone page).
+        self.read_receipts = read_receipts
+        self._read_marked: set[str] = set()
+        # (src, dst) pairs blocked by the customer's STOP, as Plivo's DND does on US/CA numbers.
+        self.carrier_opt_outs: set[tuple[str, str]] = set()
         self.auto_report = auto_report
         self.transient_failure_rate = transient_failure_rate
         self._random = random.Random(seed)
@@ -131,6 +139,8 @@ class FakePlivoAPI:
             self._failed_once.clear()
             self.messages.clear()
             self.requests.clear()
+            self._read_marked.clear()
+            self.carrier_opt_outs.clear()
             self.transient_failure_rate = 0.0
         self.reporter.cancel_all()
 
@@ -242,14 +252,31 @@ class FakePlivoAPI:
         suffix = message.dst[-4:]
         if suffix == "4444":
             return []
+        if (message.src.lstrip("+"), message.dst.lstrip("+")) in self.carrier_opt_outs:
+            return [("queued", ""), ("failed", "200")]
         if suffix == "0000":
             return [("queued", ""), ("failed", "50")]
         if suffix == "1111":
             return [("queued", ""), ("sent", ""), ("undelivered", "80")]
         statuses = [("queued", ""), ("sent", ""), ("delivered", "")]
-        if message.type == "whatsapp":
+        if message.type == "whatsapp" and self.read_receipts == "auto":
             statuses.append(("read", ""))
         return statuses
+
+    def mark_read(self, *, dst: str) -> list[str]:
+        """The customer at `dst` saw their chat: report `read` for every delivered WhatsApp
+        message to them not yet reported read (with read_receipts="on_view")."""
+        if self.read_receipts != "on_view":
+            return []  # "auto" reports read on its own schedule
+        dst = dst.lstrip("+")
+        with self._lock:
+            due = [m for m in self.messages.values()
+                   if m.type == "whatsapp" and m.dst.lstrip("+") == dst and m.url
+                   and m.reports and m.reports[-1] == "delivered" and m.uuid not in self._read_marked]
+            self._read_marked.update(m.uuid for m in due)
+        for message in due:
+            self.reporter.schedule(message, "read", sequence=len(message.reports) + 1)
+        return [m.uuid for m in due]
 
     def report(self, message_uuid: str, status: str, *, error_code: str = "", sequence: int | None = None) -> int:
         """Post one signed delivery report for a message now; returns the webhook's HTTP status."""
@@ -308,6 +335,8 @@ class DeliveryReporter:
         from webhooks.signing import sign_v3
 
         message.reports.append(status)
+        if error_code:
+            message.error_code = error_code
         now = time.time()
         params = {
             "MessageUUID": message.uuid,

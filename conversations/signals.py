@@ -4,6 +4,7 @@ Channels resolves the user once, at connect; without these, a socket opened befo
 deactivation or loss of the agent role would keep receiving customer messages.
 """
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model, user_logged_out
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
@@ -14,6 +15,8 @@ from conversations.permissions import AGENTS_GROUP, user_is_agent
 def close_sockets_on_logout(sender, request, user, **kwargs):
     if user is not None:
         events.close_user_sockets(user.pk, "logged_out")
+    if request is not None and hasattr(request, "_messages"):
+        messages.info(request, "You're signed out, and your open inbox tabs were disconnected.")
 
 
 ACCESS_FIELDS = ("is_active", "is_staff", "is_superuser", "password")

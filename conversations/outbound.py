@@ -782,9 +782,10 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         if outcome.kind == "accepted":
             OutboundJob.objects.filter(pk=job.pk).update(
                 state=OutboundJob.State.ACCEPTED, lease_expires_at=None, last_error="", updated_at=now)
-            Message.objects.filter(pk=message_id).update(
-                plivo_message_uuid=outcome.plivo_message_uuid, unconfirmed_since=None, error_code="", error_message="",
-                updated_at=now)
+            Message.objects.filter(pk=message_id).update(plivo_message_uuid=outcome.plivo_message_uuid, updated_at=now)
+            # A report matched by our ref may already have failed it: keep that failure's reason.
+            Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.FAILED]).update(
+                unconfirmed_since=None, error_code="", error_message="")
             Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.SENDING]).update(
                 status=MessageStatus.SENDING)
             message = _message_for_event(message_id)
@@ -897,7 +898,8 @@ def _each_locked(queryset, handle, batch: int = 200) -> None:
 
 
 def _requeue(job: OutboundJob, *, now) -> str | None:
-    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=now, updated_at=now):
+    due = min(now, timezone.now())  # `now` may be a sweep's view of the future (tests)
+    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=due, updated_at=now):
         send_outbound_job.enqueue(job.message_id)
         return "requeued"
     return None
@@ -908,7 +910,7 @@ def _lease_expired(job: OutboundJob, *, now) -> str:
     jobs = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
     if attempt is None:
         # Claimed, but the worker died before its request started: nothing went out.
-        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=now,
+        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=min(now, timezone.now()),
                        lease_expires_at=None, claimed_by="", updated_at=now):
             send_outbound_job.enqueue(job.message_id)
         return "released"

@@ -182,6 +182,8 @@ if PLIVO_SIMULATOR:
     PUBLIC_BASE_URL = PUBLIC_BASE_URL or _local_origin
     if "PLIVO_API_BASE_URL" not in os.environ:
         PLIVO_API_BASE_URL = f"{PUBLIC_BASE_URL}/simulator/plivo"
+    # Seconds after acceptance of the simulated queued, sent, delivered (and read) reports.
+    SIMULATOR_REPORT_DELAYS = env.list("SIMULATOR_REPORT_DELAYS", cast=float, default=[0.5, 1.0, 2.0, 4.0])
 
 # Phone numbers typed without a country code are read in this region.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="US")
@@ -252,6 +254,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        "MessageStatusEnum": "conversations.models.MessageStatus",
+        "TemplateStatusEnum": "conversations.models.MessageTemplate.Status",
+    },
 }
 
 # --- i18n, static -------------------------------------------------------------------------

@@ -124,6 +124,7 @@ def simulator_api() -> FakePlivoAPI:
     if api.read_receipts != "on_view":
         with _api_lock:
             api.read_receipts = "on_view"
+            api.report_delays = tuple(getattr(settings, "SIMULATOR_REPORT_DELAYS", api.report_delays))
     return api
 
 

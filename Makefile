@@ -36,7 +36,8 @@ run: install
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py parley_welcome --host $(HOST) --port $(PORT) || true
-	DEBUG=$${DEBUG:-true} $(VENV)/bin/daphne -b $(HOST) -p $(PORT) messaging_site.asgi:application
+	DEBUG=$${DEBUG:-true} OUTBOUND_WORKER_EMBEDDED=$${OUTBOUND_WORKER_EMBEDDED:-true} \
+		$(VENV)/bin/daphne -b $(HOST) -p $(PORT) messaging_site.asgi:application
 
 test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -314,9 +314,8 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
     unconfirmed_failure = Q(status=MessageStatus.FAILED, error_code=UNCONFIRMED_ERROR_CODE)
     moved = 0
     if new_status is not None:
-        updates = {"status": new_status, "unconfirmed_since": None, "updated_at": now}
-        if event.sequence is not None:
-            updates["status_sequence"] = event.sequence
+        # status_sequence is the Sequence of the report that set the current status (or None).
+        updates = {"status": new_status, "status_sequence": event.sequence, "unconfirmed_since": None, "updated_at": now}
         if timestamp_field:
             updates[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
         if is_failure:

@@ -35,7 +35,7 @@
     cursor: boot.event_cursor || 0, // highest event cursor applied
     agents: [],
     templates: null,
-    draftKey: null, // Idempotency-Key of a send whose answer we never got
+    pinnedToBottom: true,
     signedOut: false,
   };
 
@@ -581,7 +581,15 @@
     }
     $("message-list").replaceChildren(...items);
     $("load-older-wrap").hidden = !state.olderCursor;
-    if (scroll || nearBottom) box.scrollTop = box.scrollHeight;
+    if (scroll || nearBottom) {
+      box.scrollTop = box.scrollHeight;
+      state.pinnedToBottom = true;
+    }
+  }
+
+  /** An image that loads after the thread scrolled down must not push the newest message out of view. */
+  function keepPinnedToBottom() {
+    if (state.pinnedToBottom) $("messages").scrollTop = $("messages").scrollHeight;
   }
 
   const FAILED = ["failed", "undelivered", "rejected"];
@@ -757,6 +765,7 @@
         img.src = url;
         img.alt = "Image attachment (opens in a new tab)";
         img.loading = "lazy";
+        img.addEventListener("load", keepPinnedToBottom);
         link.appendChild(img);
         wrap.appendChild(link);
       } else {
@@ -1279,6 +1288,10 @@
     $("conversation-list").addEventListener("scroll", (e) => {
       const list = e.target;
       if (state.nextCursor && list.scrollTop + list.clientHeight > list.scrollHeight - 200) loadMore().catch(() => {});
+    });
+    $("messages").addEventListener("scroll", () => {
+      const box = $("messages");
+      state.pinnedToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
     });
     $("load-older").addEventListener("click", () => loadOlder().catch((e) => showActionError(e.message)));
     $("back-to-list").addEventListener("click", closeThread);

@@ -1,0 +1,469 @@
+"""The inbox end to end: real Chromium, the real ASGI app in daphne, Plivo-signed webhooks.
+
+One browser and one server for the module; every test gets fresh browser contexts and an
+emptied database. Every page is watched for CSP violations, console errors and script errors.
+"""
+
+import os
+import re
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
+
+from conversations.models import Contact, Conversation, Message
+from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory, MessageTemplateFactory
+from conversations.tests.live_server import LiveServer, database_url_for_current_connection
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WATCH_SCRIPT = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+window.__xss = 0;
+"""
+SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "inbox.png"
+
+
+def send_api_available() -> bool:
+    try:
+        from conversations.api.messages import conversation_message_send  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def templates_api_available() -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve("/api/v1/templates/")
+    except Resolver404:
+        return False
+    return True
+
+
+needs_send_api = pytest.mark.skipif(not send_api_available(), reason="the outbound send API has not landed yet")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make chromium)")
+    # Playwright's sync API keeps an event loop on this thread; Django's ORM refuses to run
+    # next to one unless told that this (test) code knows what it is doing.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = playwright_sync.sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="module")
+def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
+    with django_db_blocker.unblock():
+        database_url = database_url_for_current_connection()
+    live = LiveServer(database_url=database_url, log_path=tmp_path_factory.mktemp("daphne") / "daphne.log")
+    yield live
+    live.stop()
+
+
+class Pages:
+    """Opens signed-in pages and checks each for CSP violations and errors at the end."""
+
+    def __init__(self, browser, server):
+        self.browser = browser
+        self.server = server
+        self.contexts = []
+        self.pages = []
+        self.problems = []
+
+    def open(self, user=None, path="/inbox/", viewport=(1280, 800)):
+        context = self.browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context.add_init_script(WATCH_SCRIPT)
+        if user is not None:
+            session = SessionStore()
+            session["_auth_user_id"] = str(user.pk)
+            session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+            session["_auth_user_hash"] = user.get_session_auth_hash()
+            session.create()
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": self.server.url}])
+        page = context.new_page()
+        page.set_default_timeout(5000)
+        page.on("console", lambda message: self._console(page, message))
+        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+        self.contexts.append(context)
+        self.pages.append(page)
+        if path:
+            page.goto(self.server.url + path)
+        return page
+
+    def _console(self, page, message):
+        if message.type == "error" or "Content Security Policy" in message.text:
+            # The one expected error: a socket the test cut on purpose.
+            if "WebSocket" in message.text and getattr(page, "_socket_cut", False):
+                return
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def check(self):
+        for page in self.pages:
+            if page.is_closed():
+                continue
+            violations = page.evaluate("window.__cspViolations")
+            assert violations == [], f"CSP violations: {violations}"
+            assert page.evaluate("window.__xss") == 0, "an injected script ran"
+        assert self.problems == []
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, server):
+    opened = Pages(browser, server)
+    yield opened
+    try:
+        opened.check()
+    finally:
+        opened.close()
+
+
+def row(page, conversation_id):
+    return page.locator(f'#conversation-list li[data-id="{conversation_id}"]')
+
+
+def whatsapp_conversation(name="Dana Whitfield", phone="+14155550123", hours_since_inbound=1, **kwargs):
+    moment = timezone.now() - timedelta(hours=hours_since_inbound)
+    contact = ContactFactory(display_name=name, phone=phone)
+    conversation = ConversationFactory(contact=contact, channel="whatsapp", last_inbound_at=moment, last_message_at=moment, **kwargs)
+    message = MessageFactory(conversation=conversation, text="Hi, where is my order?", created_at=moment)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message=message)
+    return conversation
+
+
+# --- tests ------------------------------------------------------------------------------------------
+def test_agent_signs_in_and_a_new_whatsapp_message_appears_live(pages, server, agent):
+    page = pages.open(path="/inbox/")
+    expect(page).to_have_url(f"{server.url}/accounts/login/?next=/inbox/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "correct horse battery staple")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{server.url}/inbox/")
+    expect(page.locator("#connection")).to_have_text("Live")
+
+    server.inbound_whatsapp(from_number="+14155550123", text="Hello, is anyone there?", profile_name="Dana Whitfield")
+    conversation = Conversation.objects.get(contact__phone="+14155550123")
+    expect(row(page, conversation.pk)).to_contain_text("Dana Whitfield", timeout=1000)
+    expect(row(page, conversation.pk)).to_contain_text("Hello, is anyone there?")
+    expect(row(page, conversation.pk).locator(".unread-badge")).to_have_text("1")
+    expect(page).to_have_title("(1) Inbox · Parley")
+
+    row(page, conversation.pk).click()
+    expect(page.locator("#message-list .msg.in .msg-text")).to_have_text(["Hello, is anyone there?"])
+    # Opening it marks it read, for every tab.
+    expect(row(page, conversation.pk).locator(".unread-badge")).to_have_count(0)
+    expect(page).to_have_title("Inbox · Parley")
+
+    # The next message lands in the open thread without reload, within a second.
+    server.inbound_whatsapp(from_number="+14155550123", text="I need to change my address")
+    expect(page.locator("#message-list .msg.in .msg-text").last).to_have_text("I need to change my address", timeout=1000)
+
+
+def test_hostile_name_message_and_links_stay_inert(pages, server, agent):
+    hostile_name = '<img src=x onerror="window.__xss=1">Eve'
+    hostile_text = '<script>window.__xss=1</script><b>bold?</b> <img src=x onerror="window.__xss=1">'
+    page = pages.open(agent)
+    expect(page.locator("#connection")).to_have_text("Live")
+    server.inbound_whatsapp(from_number="+14155550666", text=hostile_text, profile_name=hostile_name)
+    conversation = Conversation.objects.get(contact__phone="+14155550666")
+    MessageFactory(
+        conversation=conversation,
+        kind="media",
+        text="see attachment",
+        media=[{"url": "javascript:window.__xss=1", "content_type": "image/png"}],
+    )
+    expect(row(page, conversation.pk).locator(".conv-name")).to_have_text(hostile_name)
+    row(page, conversation.pk).click()
+    expect(page.locator("#thread-name")).to_have_text(hostile_name)
+    first = page.locator("#message-list .msg.in").first
+    expect(first.locator(".msg-text")).to_have_text(hostile_text)
+    assert first.locator("script, b, img").count() == 0
+    attachment = page.locator("#message-list .msg.in").last
+    expect(attachment).to_contain_text("unsafe link (not opened)")
+    assert attachment.locator("a, img").count() == 0
+    page.click("#toggle-contact")
+    expect(page.locator("#contact-name")).to_have_value(hostile_name)
+    assert page.locator("img[src=x]").count() == 0
+    assert page.evaluate("window.__xss") == 0
+
+
+def test_two_agents_see_each_others_assignments_and_status_changes(pages, agent, other_agent):
+    conversation = whatsapp_conversation()
+    alice = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    bob = pages.open(other_agent, path=f"/inbox/{conversation.pk}/")
+    for page in (alice, bob):
+        expect(page.locator("#connection")).to_have_text("Live")
+        expect(page.locator("#thread-assignee")).to_have_text("Unassigned")
+
+    alice.click("#assign-me")
+    expect(alice.locator("#thread-assignee")).to_have_text("Assigned to you")
+    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to Alice", timeout=1000)
+    expect(row(bob, conversation.pk).locator(".tag").first).to_have_text("Alice")
+    # Bob may not pull it away: the controls say why.
+    expect(bob.locator("#assign-me")).to_be_disabled()
+    expect(bob.locator("[data-count=unassigned]")).to_have_text("0", timeout=3000)
+
+    alice.select_option("#assign-other", label="Bob")
+    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to you", timeout=1000)
+    bob.keyboard.press("e")  # resolve
+    expect(alice.locator("#reopen")).to_be_visible(timeout=1000)
+    expect(row(alice, conversation.pk)).to_have_count(0)  # left the Open tab
+    assert Conversation.objects.get(pk=conversation.pk).status == "resolved"
+
+
+def test_socket_cut_shows_reconnecting_then_catches_up(pages, server, agent):
+    conversation = whatsapp_conversation()
+    page = pages.open(agent, path=None)
+    page._socket_cut = True
+    sockets = {"allow": True, "current": None}
+
+    def route(ws):
+        if not sockets["allow"]:
+            ws.close()
+            return
+        sockets["current"] = ws
+        ws.connect_to_server()
+
+    page.route_web_socket("**/ws/inbox/", route)
+    page.goto(f"{server.url}/inbox/{conversation.pk}/")
+    expect(page.locator("#connection")).to_have_text("Live")
+
+    sockets["allow"] = False
+    sockets["current"].close()
+    expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    server.inbound_whatsapp(from_number="+14155550123", text="Message sent while you were offline")
+    server.inbound_whatsapp(from_number="+14155550777", text="A new customer while you were offline", profile_name="Olu")
+    page.wait_for_timeout(300)
+    expect(page.locator("#message-list")).not_to_contain_text("while you were offline")
+
+    sockets["allow"] = True
+    expect(page.locator("#connection")).to_have_text("Live", timeout=8000)
+    expect(page.locator("#message-list .msg.in .msg-text").last).to_have_text("Message sent while you were offline")
+    newcomer = Conversation.objects.get(contact__phone="+14155550777")
+    expect(row(page, newcomer.pk)).to_contain_text("A new customer while you were offline")
+
+
+def test_closed_whatsapp_window_allows_only_a_template(pages, agent):
+    conversation = whatsapp_conversation(hours_since_inbound=30)
+    MessageTemplateFactory(name="order_update", body="Hi {{1}}, your order {{2}} has shipped.")
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "template-only")
+    expect(page.locator("#composer-notice")).to_contain_text("24-hour WhatsApp window closed")
+    expect(page.locator("#composer-text")).to_be_hidden()
+    expect(page.locator("#send")).to_be_hidden()
+    expect(row(page, conversation.pk).locator(".window-badge")).to_have_text("closed")
+    page.click("#open-templates")
+    expect(page.locator("#template-dialog")).to_be_visible()
+    if not templates_api_available():
+        expect(page.locator("#template-error")).to_contain_text("not available")
+        pages.problems = [p for p in pages.problems if "404" not in p]
+        return
+    page.select_option("#template-select", label="order_update (en_US)")
+    page.fill("#tpl-body-1", "Dana")
+    page.fill("#tpl-body-2", "#1042")
+    expect(page.locator("#template-preview")).to_contain_text("Hi Dana, your order #1042 has shipped.")
+
+
+def test_open_window_shows_countdown_and_list_badge(pages, agent):
+    conversation = whatsapp_conversation(hours_since_inbound=22)
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    expect(page.locator("#composer")).to_have_attribute("data-mode", "free")
+    expect(page.locator("#window-countdown")).to_have_text("Window closes in 2 h")
+    expect(row(page, conversation.pk).locator(".window-badge")).to_have_text("closes in 2 h")
+
+
+def test_opted_out_contact_cannot_be_messaged_and_the_page_says_why(pages, agent):
+    contact = ContactFactory(display_name="Chloe", phone="+14155550888", sms_opted_out_at=timezone.now(), sms_opt_out_reason="STOP")
+    conversation = ConversationFactory(contact=contact, channel="sms")
+    MessageFactory(conversation=conversation, text="STOP")
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    expect(page.locator("#composer-notice")).to_contain_text("opted out of SMS")
+    expect(page.locator("#composer-text")).to_be_disabled()
+    expect(page.locator("#send")).to_be_disabled()
+
+
+def test_sms_composer_counts_segments(pages, agent):
+    conversation = ConversationFactory(channel="sms", contact=ContactFactory(phone="+14155550889"))
+    MessageFactory(conversation=conversation, text="hi")
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    page.fill("#composer-text", "a" * 161)
+    expect(page.locator("#segment-counter")).to_have_text("161 characters · 2 SMS segments (GSM-7)")
+    page.fill("#composer-text", "Thanks 🙏")
+    expect(page.locator("#segment-counter")).to_contain_text("1 SMS segment (UCS-2")
+
+
+def test_keyboard_shortcuts_and_contact_rename(pages, agent):
+    first = whatsapp_conversation(name="First", phone="+14155550301", hours_since_inbound=1)
+    second = whatsapp_conversation(name="Second", phone="+14155550302", hours_since_inbound=2)
+    page = pages.open(agent)
+    expect(row(page, first.pk)).to_be_visible()
+    page.keyboard.press("j")
+    expect(page.locator("#thread-name")).to_have_text("First")
+    page.keyboard.press("j")
+    expect(page.locator("#thread-name")).to_have_text("Second")
+    page.keyboard.press("k")
+    expect(page.locator("#thread-name")).to_have_text("First")
+    page.keyboard.press("r")
+    expect(page.locator("#composer-text")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("/")
+    expect(page.locator("#search")).to_be_focused()
+    page.keyboard.type("Second")
+    expect(page.locator("#conversation-list .conv")).to_have_count(1)
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    row(page, second.pk).click()
+    expect(page.locator("#thread-name")).to_have_text("Second")
+    page.click("#toggle-contact")
+    page.fill("#contact-name", "Second Customer")
+    page.click("#contact-form button[type=submit]")
+    expect(page.locator("#thread-name")).to_have_text("Second Customer")
+    assert Contact.objects.get(pk=second.contact_id).display_name == "Second Customer"
+
+
+def test_phone_width_shows_one_pane_at_a_time(pages, agent):
+    conversation = whatsapp_conversation()
+    page = pages.open(agent, viewport=(390, 800))
+    expect(row(page, conversation.pk)).to_be_visible()
+    row(page, conversation.pk).click()
+    expect(page.locator("#thread-name")).to_be_visible()
+    expect(page.locator(".list-pane")).to_be_hidden()
+    page.click("#back-to-list")
+    expect(row(page, conversation.pk)).to_be_visible()
+
+
+@needs_send_api
+def test_reply_shows_at_once_and_ticks_follow_the_delivery_reports(pages, server, agent):
+    conversation = whatsapp_conversation()
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    expect(page.locator("#connection")).to_have_text("Live")
+    page.fill("#composer-text", "Your order ships tomorrow.")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # a second Enter on the now-empty composer sends nothing
+    outgoing = page.locator("#message-list .msg.out")
+    expect(outgoing).to_have_count(1)
+    expect(outgoing.locator(".msg-text")).to_have_text("Your order ships tomorrow.")
+    expect(page.locator("#message-list .msg.out[data-id]")).to_have_count(1)  # the server copy replaced it
+    message = Message.objects.get(direction="outbound")
+    assert outgoing.get_attribute("data-id") == str(message.pk)
+    assert message.idempotency_key and Message.objects.filter(direction="outbound").count() == 1
+
+    message_uuid = str(uuid.uuid4())
+    for sequence, status, tick in ((1, "sent", "sent"), (2, "delivered", "delivered"), (3, "read", "read")):
+        server.status_report(message_id=message.pk, message_uuid=message_uuid, to_number="+14155550123", status=status, sequence=sequence)
+        expect(outgoing.locator(".tick")).to_have_class(f"tick {tick}", timeout=1000)
+    expect(outgoing).to_have_count(1)
+
+
+@needs_send_api
+def test_a_colleagues_reply_appears_in_my_tab(pages, agent, other_agent):
+    conversation = whatsapp_conversation()
+    alice = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    bob = pages.open(other_agent, path=f"/inbox/{conversation.pk}/")
+    expect(bob.locator("#connection")).to_have_text("Live")
+    alice.fill("#composer-text", "On it, Dana!")
+    alice.click("#send")
+    expect(bob.locator("#message-list .msg.out .msg-text")).to_have_text("On it, Dana!", timeout=1000)
+    expect(bob.locator("#message-list .msg.out .msg-sender")).to_have_text("Alice")
+
+
+@needs_send_api
+def test_failed_send_shows_the_reason_and_a_retry_button(pages, server, agent):
+    conversation = whatsapp_conversation()
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    page.fill("#composer-text", "Hello?")
+    page.keyboard.press("Enter")
+    outgoing = page.locator("#message-list .msg.out")
+    expect(page.locator("#message-list .msg.out[data-id]")).to_have_count(1)
+    message = Message.objects.get(direction="outbound")
+    server.status_report(message_id=message.pk, message_uuid=str(uuid.uuid4()), to_number="+14155550123", status="undelivered", sequence=1, error_code="80")
+    expect(outgoing.locator(".tick")).to_have_class("tick failed", timeout=1000)
+    expect(outgoing.locator(".msg-error button")).to_have_text("Retry")
+    expect(outgoing.locator(".msg-error span")).to_have_text(re.compile(r"\w+ \w+ \w+"))  # a reason, in words
+
+
+def test_screenshot_of_a_busy_inbox(pages, agent, other_agent):
+    """The picture in the README: every kind of message and tick in one thread."""
+    now = timezone.now()
+    for index, (name, text, hours, channel) in enumerate(
+        [
+            ("Maria Garcia", "Hi! My order hasn't arrived yet, can you check?", 0.1, "whatsapp"),
+            ("Priya Patel", "Can I change my delivery address?", 0.7, "sms"),
+            ("Mateo Fernandez", "Can someone call me back?", 22.5, "whatsapp"),
+            ("Emma Johnson", "Do you ship to Canada?", 30, "whatsapp"),
+        ]
+    ):
+        moment = now - timedelta(hours=hours)
+        c = ConversationFactory(
+            contact=ContactFactory(display_name=name, phone=f"+1415555090{index}"), channel=channel,
+            last_inbound_at=moment, last_message_at=moment, unread_count=index % 2 + 1,
+            assignee=other_agent if index == 3 else None,
+        )
+        Conversation.objects.filter(pk=c.pk).update(last_message=MessageFactory(conversation=c, text=text, created_at=moment))
+    contact = ContactFactory(display_name="Dana Whitfield", phone="+14155550123")
+    start = now - timedelta(minutes=40)
+    conversation = ConversationFactory(contact=contact, channel="whatsapp", assignee=agent, last_inbound_at=start + timedelta(minutes=30), last_message_at=now - timedelta(minutes=1))
+
+    def at(minutes):
+        return start + timedelta(minutes=minutes)
+
+    first = MessageFactory(conversation=conversation, text="Hi! My parcel arrived damaged 😕", created_at=at(0))
+    MessageFactory(conversation=conversation, kind="media", text="Here's a photo of the box", created_at=at(1),
+                   media=[{"url": "/static/img/parley.svg", "content_type": "image/svg+xml"}])
+    MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="read", reply_to=first, created_at=at(3),
+                   text="Sorry to hear that, Dana! Would you like a replacement or a refund?")
+    MessageFactory(conversation=conversation, direction="inbound", kind="button_reply", text="Replacement", created_at=at(5),
+                   payload={"button": {"text": "Replacement", "payload": "REPLACE"}})
+    MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="delivered", kind="template", created_at=at(8),
+                   text="Hi Dana, your order #1042 has shipped.", payload={"template": {"name": "order_update"}})
+    MessageFactory(conversation=conversation, kind="location", text="", created_at=at(30),
+                   payload={"location": {"latitude": "37.7793", "longitude": "-122.4193", "name": "Home", "address": "1 Dr Carlton B Goodlett Pl"}})
+    MessageFactory(conversation=conversation, direction="outbound", sent_by=other_agent, status="sent", created_at=at(36),
+                   text="Thanks! A courier will pick up the damaged one tomorrow.")
+    last = MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="undelivered", error_code="80", created_at=at(39),
+                          error_message="The phone was unreachable. Try again later.", text="Does 9–12 work for you?")
+    Conversation.objects.filter(pk=conversation.pk).update(last_message=last, last_message_at=last.created_at)
+
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/", viewport=(1360, 820))
+    expect(page.locator("#message-list .msg")).to_have_count(8)
+    expect(page.locator("#connection")).to_have_text("Live")
+    page.click("#toggle-contact")
+    page.wait_for_timeout(200)
+    path = SCREENSHOT if os.environ.get("PARLEY_UPDATE_SCREENSHOT") == "1" else Path(os.environ.get("TMPDIR", "/tmp")) / "parley-inbox.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000

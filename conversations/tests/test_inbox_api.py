@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db
 LIST_URL = "/api/v1/conversations/"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing a password the production way takes a second or two on a busy CI machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def conversation_at(minutes_ago: int, **kwargs) -> Conversation:
     moment = timezone.now() - timedelta(minutes=minutes_ago)
     return ConversationFactory(last_message_at=moment, last_inbound_at=moment, **kwargs)

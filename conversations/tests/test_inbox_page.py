@@ -16,6 +16,12 @@ pytestmark = pytest.mark.django_db
 STATIC = Path(settings.BASE_DIR) / "static"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing a password the production way takes a second or two on a busy CI machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class InlineCodeFinder(HTMLParser):
     """Collects everything a strict CSP would block: inline scripts, styles and handlers."""
 

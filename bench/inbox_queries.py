@@ -1,0 +1,169 @@
+"""Server time of the inbox's three hot reads on a large database: list, thread and search.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/parley_bench .venv/bin/python bench/seed_large.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/parley_bench .venv/bin/python bench/inbox_queries.py
+
+Each request goes through the whole Django stack in-process (middleware, auth, DRF, the
+selectors, serialization to JSON), signed in as a bench agent, with no network in between,
+so the figure is the server's own time. Targets (issue 5): p95 under 50 ms for the list and
+the thread, under 200 ms for search. Prints p50 / p95 / max per scenario and exits non-zero
+when a target is missed.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messaging_site.settings")
+os.environ.setdefault("DEBUG", "true")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from conversations.models import Contact, Conversation  # noqa: E402
+
+TARGETS_MS = {"list": 50, "thread": 50, "search": 200}
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed(client, url, params=None):
+    started = time.perf_counter()
+    response = client.get(url, params or {}, HTTP_HOST="localhost")
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url} {params} answered {response.status_code}: {response.content[:300]!r}")
+    return elapsed, response.json()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="requests per scenario")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("inbox_queries measures PostgreSQL: set DATABASE_URL (seed it with bench/seed_large.py)")
+    rng = random.Random(args.seed)
+    agent = get_user_model().objects.filter(username="bench1").first()
+    if agent is None:
+        sys.exit("No bench agent: run bench/seed_large.py against this database first.")
+    client = Client()
+    client.force_login(agent)
+    total_conversations = Conversation.objects.count()
+    conversation_ids = list(Conversation.objects.values_list("pk", flat=True))
+    names = list(Contact.objects.order_by("?").values_list("display_name", "phone")[:200])
+    print(f"{total_conversations} conversations; {args.requests} requests per scenario\n")
+
+    # Warm-up: connection, caches, query plans.
+    for _ in range(20):
+        timed(client, "/api/v1/conversations/", {"status": "open"})
+
+    results = {}
+
+    def run(name, kind, make_request):
+        samples = [make_request() for _ in range(args.requests)]
+        results[name] = (kind, samples)
+        print(
+            f"{name:<44} p50 {statistics.median(samples):6.1f} ms   p95 {percentile(samples, 0.95):6.1f} ms"
+            f"   max {max(samples):6.1f} ms",
+            flush=True,
+        )
+
+    views = [("me", "Mine"), ("none", "Unassigned"), (None, "All")]
+
+    def list_first_page():
+        assignee, _ = rng.choice(views)
+        params = {"status": rng.choice(["open", "pending", "resolved"])}
+        if assignee:
+            params["assignee"] = assignee
+        if rng.random() < 0.3:
+            params["channel"] = rng.choice(["whatsapp", "sms"])
+        return timed(client, "/api/v1/conversations/", params)[0]
+
+    deep_cursors = []
+    _, page = timed(client, "/api/v1/conversations/", {"status": "resolved"})
+    for _ in range(60):  # walk 3,000 rows down the biggest tab
+        _, page = timed(client, "/api/v1/conversations/", {"status": "resolved", "cursor": page["next_cursor"]})
+        deep_cursors.append(page["next_cursor"])
+
+    def list_deep_page():
+        return timed(client, "/api/v1/conversations/", {"status": "resolved", "cursor": rng.choice(deep_cursors)})[0]
+
+    def thread_newest():
+        return timed(client, f"/api/v1/conversations/{rng.choice(conversation_ids)}/messages/")[0]
+
+    biggest = list(
+        Conversation.objects.raw(
+            "SELECT c.id FROM conversations_conversation c JOIN conversations_message m ON m.conversation_id = c.id "
+            "GROUP BY c.id ORDER BY count(*) DESC LIMIT 20"
+        )
+    )
+    older_cursors = []
+    for conversation in biggest:
+        _, page = timed(client, f"/api/v1/conversations/{conversation.pk}/messages/")
+        if page["older_cursor"]:
+            _, page = timed(client, f"/api/v1/conversations/{conversation.pk}/messages/", {"before": page["older_cursor"]})
+            if page["older_cursor"]:
+                older_cursors.append((conversation.pk, page["older_cursor"]))
+    long_threads = older_cursors
+
+    def thread_load_older():
+        conversation_id, cursor = rng.choice(long_threads)
+        return timed(client, f"/api/v1/conversations/{conversation_id}/messages/", {"before": cursor})[0]
+
+    def thread_header():
+        return timed(client, f"/api/v1/conversations/{rng.choice(conversation_ids)}/")[0]
+
+    def search_name():
+        name, _ = rng.choice(names)
+        query = rng.choice([name, name.split()[0], name.split()[-1][:4]])
+        return timed(client, "/api/v1/conversations/", {"status": "resolved", "q": query})[0]
+
+    def search_phone():
+        _, phone = rng.choice(names)
+        start = rng.randint(2, len(phone) - 6)
+        return timed(client, "/api/v1/conversations/", {"q": phone[start : start + 6]})[0]
+
+    def search_text():
+        query = rng.choice(
+            ["refund", "damaged parcel", "tracking", "warranty", "reschedule appointment", "charger", "invoice", "deliv",
+             "gluten", "cracked screen", "courier arrived late"]
+        )
+        return timed(client, "/api/v1/conversations/", {"status": rng.choice(["open", "resolved"]), "q": query})[0]
+
+    run("list: first page (view x status x channel)", "list", list_first_page)
+    run("list: a page 3,000 rows down (cursor)", "list", list_deep_page)
+    run("thread: newest 50 messages", "thread", thread_newest)
+    if long_threads:
+        run("thread: load older in the longest threads", "thread", thread_load_older)
+    run("thread: conversation detail", "thread", thread_header)
+    run("search: contact name", "search", search_name)
+    run("search: phone fragment", "search", search_phone)
+    run("search: message text (full-text, prefix)", "search", search_text)
+
+    print()
+    failed = False
+    for kind, target in TARGETS_MS.items():
+        samples = [s for k, values in results.values() if k == kind for s in values]
+        p95 = percentile(samples, 0.95)
+        verdict = "OK" if p95 < target else "MISSED"
+        failed |= p95 >= target
+        print(f"{kind:<7} p95 {p95:6.1f} ms (target < {target} ms): {verdict}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -495,3 +495,27 @@ def test_screenshot_of_a_busy_inbox(pages, agent, other_agent):
     path = SCREENSHOT if os.environ.get("PARLEY_UPDATE_SCREENSHOT") == "1" else Path(os.environ.get("TMPDIR", "/tmp")) / "parley-inbox.png"
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
+
+
+def test_replayed_or_late_events_never_undo_newer_state(pages, agent):
+    """Catch-up replays events from before the last cursor; an old snapshot must not win."""
+    conversation = whatsapp_conversation()
+    message = MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="read", text="Done!")
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    bubble = page.locator(f'#message-list .msg.out[data-id="{message.pk}"]')
+    expect(bubble.locator(".tick")).to_have_class("tick read")
+    older = page.evaluate(
+        """(id) => {
+            const inbox = window.parleyInbox;
+            const current = inbox.state.messages.get(id);
+            const stale = Object.assign({}, current, {status: "sent", updated_at: "2001-01-01T00:00:00Z"});
+            inbox.dispatch({cursor: 1, type: "message.updated", payload: {message: stale}});
+            inbox.dispatch({cursor: 2, type: "message.updated", payload: {message: current}});
+            inbox.dispatch({cursor: 2, type: "message.updated", payload: {message: current}});
+            return inbox.state.messages.get(id).status;
+        }""",
+        message.pk,
+    )
+    assert older == "read"
+    expect(bubble.locator(".tick")).to_have_class("tick read")
+    expect(page.locator("#message-list .msg.out")).to_have_count(1)

@@ -27,6 +27,7 @@
     listToken: 0,
     conversations: new Map(), // id -> newest snapshot seen
     contactCursor: new Map(), // contact id -> cursor of the data we show
+    snapshotCursor: new Map(), // "c:<id>" / "m:<id>" -> cursor of the snapshot we hold
     openId: null,
     threadToken: 0,
     messages: new Map(), // id -> snapshot (open thread)
@@ -167,26 +168,44 @@
     if (socket) socket.close();
   }
 
+  /**
+   * Whether a snapshot may replace the one held: a later updated_at wins; on a tie the one
+   * from the later event (or REST answer, counted as of the events applied when it was asked
+   * for) wins, so a replayed old event never undoes a newer state.
+   */
+  function takeSnapshot(key, current, incoming, cursor) {
+    if (current) {
+      const held = stamp(current.updated_at);
+      const offered = stamp(incoming.updated_at);
+      if (offered < held) return false;
+      if (offered === held && cursor < (state.snapshotCursor.get(key) || 0)) return false;
+    }
+    state.snapshotCursor.set(key, cursor);
+    return true;
+  }
+
   // --- the single update path ----------------------------------------------------------------------
   function dispatch(event) {
+    // Answers to this tab's own requests carry no cursor: they are as fresh as everything applied.
+    const cursor = event.cursor || state.cursor;
     if (event.cursor && event.cursor > state.cursor) state.cursor = event.cursor;
     const payload = event.payload || {};
     switch (event.type) {
       case "message.created": {
-        const fresh = applyConversation(payload.conversation, event.cursor);
+        const fresh = applyConversation(payload.conversation, cursor);
         const known = state.messages.has(payload.message.id);
-        applyMessage(payload.message);
+        applyMessage(payload.message, cursor);
         if (fresh && !known) maybeNotify(payload.message, state.conversations.get(payload.message.conversation_id));
         break;
       }
       case "message.updated":
-        applyMessage(payload.message);
+        applyMessage(payload.message, cursor);
         break;
       case "conversation.updated":
-        applyConversation(payload.conversation, event.cursor);
+        applyConversation(payload.conversation, cursor);
         break;
       case "contact.updated":
-        applyContact(payload.contact, event.cursor);
+        applyContact(payload.contact, cursor);
         break;
       case "local.message.pending":
         state.pending.set(payload.message.idempotency_key, payload.message);
@@ -214,10 +233,10 @@
   function applyConversation(conv, cursor) {
     if (!conv) return false;
     const current = state.conversations.get(conv.id);
-    if (current && stamp(current.updated_at) > stamp(conv.updated_at)) return false;
+    if (!takeSnapshot("c:" + conv.id, current, conv, cursor)) return false;
     const contactCursor = state.contactCursor.get(conv.contact.id) || 0;
-    if (current && cursor && cursor < contactCursor) conv = Object.assign({}, conv, { contact: current.contact });
-    else if (cursor) state.contactCursor.set(conv.contact.id, cursor);
+    if (current && cursor < contactCursor) conv = Object.assign({}, conv, { contact: current.contact });
+    else state.contactCursor.set(conv.contact.id, cursor);
     state.conversations.set(conv.id, conv);
     placeInList(conv);
     if (conv.id === state.openId) renderThreadHeader();
@@ -228,10 +247,8 @@
 
   function applyContact(contact, cursor) {
     if (!contact) return;
-    if (cursor) {
-      if (cursor < (state.contactCursor.get(contact.id) || 0)) return;
-      state.contactCursor.set(contact.id, cursor);
-    }
+    if (cursor < (state.contactCursor.get(contact.id) || 0)) return;
+    state.contactCursor.set(contact.id, cursor);
     for (const conv of state.conversations.values()) {
       if (conv.contact && conv.contact.id === contact.id) {
         conv.contact = contact;
@@ -241,14 +258,13 @@
     }
   }
 
-  function applyMessage(message) {
+  function applyMessage(message, cursor) {
     if (!message) return;
     if (message.idempotency_key && state.pending.has(message.idempotency_key) && message.sent_by && message.sent_by.id === state.me.id) {
       state.pending.delete(message.idempotency_key); // the server copy replaces the optimistic one
     }
     if (message.conversation_id !== state.openId) return;
-    const current = state.messages.get(message.id);
-    if (current && stamp(current.updated_at) > stamp(message.updated_at)) return;
+    if (!takeSnapshot("m:" + message.id, state.messages.get(message.id), message, cursor)) return;
     state.messages.set(message.id, message);
     renderMessages();
     if (!document.hidden && message.direction === "inbound") markReadSoon();
@@ -300,8 +316,7 @@
 
   /** A REST answer is as fresh as the events applied when it was requested. */
   function storeFetched(conv, cursorAtFetch) {
-    const current = state.conversations.get(conv.id);
-    if (current && stamp(current.updated_at) > stamp(conv.updated_at)) return;
+    if (!takeSnapshot("c:" + conv.id, state.conversations.get(conv.id), conv, cursorAtFetch)) return;
     state.conversations.set(conv.id, conv);
     if (cursorAtFetch > (state.contactCursor.get(conv.contact.id) || 0)) state.contactCursor.set(conv.contact.id, cursorAtFetch);
   }
@@ -458,8 +473,7 @@
       if (token !== state.threadToken) return;
       storeFetched(conv, cursorAtFetch);
       for (const message of page.results) {
-        const current = state.messages.get(message.id);
-        if (!current || stamp(current.updated_at) <= stamp(message.updated_at)) state.messages.set(message.id, message);
+        if (takeSnapshot("m:" + message.id, state.messages.get(message.id), message, cursorAtFetch)) state.messages.set(message.id, message);
       }
       state.olderCursor = page.older_cursor;
       renderThreadHeader();

@@ -45,6 +45,10 @@
     generation: 0,
     controller: null,
   };
+  // Bubbles already drawn (id -> {key, node}): a delivery report redraws only its own bubble,
+  // so a list the customer opened or a button being tapped is not swept away by the update.
+  const drawn = new Map();
+  const openLists = new Set();
 
   // --- helpers -------------------------------------------------------------------------------
   function make(tag, className, text) {
@@ -131,6 +135,9 @@
       button.classList.toggle("is-active", button.dataset.phone === phone && button.dataset.channel === state.channel);
     });
     threadBox.replaceChildren();
+    drawn.clear();
+    openLists.clear();
+    state.firstDraw = true;
     sendError.textContent = "";
     restartPolling();
     composeText.focus();
@@ -214,14 +221,28 @@
   function render() {
     const atBottom = threadBox.scrollHeight - threadBox.scrollTop - threadBox.clientHeight < 80;
     const byId = new Map(state.messages.map((m) => [m.id, m]));
-    const nodes = state.messages.map((message) => renderMessage(message, byId));
+    const nodes = state.messages.map((message) => {
+      const quoted = message.reply_to ? summary(byId.get(message.reply_to)) : "";
+      const key = JSON.stringify(message) + "|" + quoted;
+      const known = drawn.get(message.id);
+      if (known && known.key === key) return known.node;
+      const node = renderMessage(message, byId);
+      drawn.set(message.id, { key: key, node: node });
+      return node;
+    });
     if (!nodes.length) {
       nodes.push(make("p", "phone-hint", state.channel === "whatsapp"
         ? "Say hello: your message reaches Parley's inbox as a WhatsApp message."
         : "Send a text: it reaches Parley's inbox as an SMS."));
     }
-    threadBox.replaceChildren(...nodes);
-    if (atBottom || nodes.length) threadBox.scrollTop = threadBox.scrollHeight;
+    const grew = nodes.length !== threadBox.children.length;
+    nodes.forEach((node, index) => {
+      const current = threadBox.children[index];
+      if (current !== node) threadBox.insertBefore(node, current || null);
+    });
+    while (threadBox.children.length > nodes.length) threadBox.lastElementChild.remove();
+    if (grew && (atBottom || state.firstDraw)) threadBox.scrollTop = threadBox.scrollHeight;
+    state.firstDraw = false;
   }
 
   function renderMessage(message, byId) {
@@ -310,12 +331,14 @@
     const actions = make("div", "bubble-actions");
     if (interactive.type === "list") {
       const rows = make("div", "bubble-list");
-      rows.hidden = true;
+      rows.hidden = !openLists.has(message.id);
       const open = make("button", "bubble-action", (interactive.buttons[0] && interactive.buttons[0].title) || "View options");
       open.type = "button";
-      open.setAttribute("aria-expanded", "false");
+      open.setAttribute("aria-expanded", String(!rows.hidden));
       open.addEventListener("click", () => {
         rows.hidden = !rows.hidden;
+        if (rows.hidden) openLists.delete(message.id);
+        else openLists.add(message.id);
         open.setAttribute("aria-expanded", String(!rows.hidden));
       });
       interactive.sections.forEach((section) => {

@@ -65,6 +65,7 @@ WHATSAPP_CAPTION_LIMIT = 1024
 MMS_MEDIA_LIMIT = 10
 RETRYABLE_FAILURE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REJECTED)
 OUTBOUND_QUEUE = "outbound"
+_local = threading.local()  # per thread: the SDK client, its last response, the worker's name
 
 # Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
 ERROR_UNAVAILABLE = "plivo_unavailable"
@@ -539,7 +540,12 @@ def send_outbound_job(message_id: int) -> str | None:
 
 # --- sending ------------------------------------------------------------------------------------
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """Who is sending, for `OutboundJob.claimed_by`: the worker running on this thread."""
+    return getattr(_local, "worker_id", None) or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def worker_name_set(worker_id: str | None) -> None:
+    _local.worker_id = worker_id
 
 
 def outbound_job_claim(*, message_id: int, worker_id: str | None = None) -> OutboundJob | None:
@@ -603,9 +609,6 @@ class SendOutcome:
     plivo_message_uuid: str | None = None
     retry_after: float | None = None
     error_code: str = ""
-
-
-_local = threading.local()
 
 
 def _point_sdk_at_api() -> None:
@@ -898,11 +901,30 @@ def _each_locked(queryset, handle, batch: int = 200) -> None:
 
 
 def _requeue(job: OutboundJob, *, now) -> str | None:
+    if _task_waiting(job.message_id):
+        return None  # only slow (e.g. every worker was down): it will run
     due = min(now, timezone.now())  # `now` may be a sweep's view of the future (tests)
     if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=due, updated_at=now):
         send_outbound_job.enqueue(job.message_id)
         return "requeued"
     return None
+
+
+def _task_waiting(message_id: int) -> bool:
+    """Whether a send task for this message is still queued or running (django-tasks-db)."""
+    from django_tasks import task_backends
+    from django_tasks_db.backend import DatabaseBackend
+
+    backend = task_backends[send_outbound_job.backend]
+    if not isinstance(backend, DatabaseBackend):
+        return False  # another Tasks backend: the sweeper cannot see its queue; requeue
+    from django_tasks_db.compat import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(
+        backend_name=backend.alias, queue_name=OUTBOUND_QUEUE, task_path=send_outbound_job.module_path,
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING], args_kwargs__args__0=message_id,
+    ).exists()
 
 
 def _lease_expired(job: OutboundJob, *, now) -> str:

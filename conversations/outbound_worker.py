@@ -21,7 +21,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseTask
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name
+from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, worker_name_set
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class OutboundWorker:
 
     def run(self) -> None:
         logger.info("outbound worker %s started", self.worker_id)
+        worker_name_set(self.worker_id)
         try:
             while not self.stop_event.is_set():
                 _close_old_connections()
@@ -65,6 +66,7 @@ class OutboundWorker:
                     return
                 self.stop_event.wait(self.interval)
         finally:
+            worker_name_set(None)
             if not connection.in_atomic_block:
                 connection.close()
             logger.info("outbound worker %s stopped after %d tasks", self.worker_id, self.tasks_run)

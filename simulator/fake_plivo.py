@@ -151,6 +151,12 @@ class FakePlivoAPI:
             self._faults.append(Fault(status=status, error=error or _default_error(status), delay=delay,
                                       accept=accept or status == 0, count=count))
 
+    def faults_pending(self) -> int:
+        """Scripted faults not yet taken; a fault is taken as soon as its request arrives, so a
+        test can tell that a slow request is now in progress."""
+        with self._lock:
+            return sum(fault.count for fault in self._faults)
+
     @property
     def accepted(self) -> list[FakeMessage]:
         with self._lock:

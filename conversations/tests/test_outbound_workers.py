@@ -1,0 +1,180 @@
+"""Real worker processes (`manage.py run_outbound_worker`): killed mid-send, stopped gracefully, racing."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection, connections
+from django_tasks_db.models import DBTaskResult
+
+from conversations.models import Message, MessageStatus, OutboundJob, SendAttempt
+from conversations.outbound import message_send, send_outbound_job
+from conversations.tests.factories import ContactFactory, ConversationFactory, UserFactory
+from conversations.tests.outbound_support import open_conversation, reload, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BASE_DIR = Path(django_settings.BASE_DIR)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """One `manage.py run_outbound_worker` process against the test database and fake Plivo."""
+
+    def __init__(self, tmp_path, name, settings, **env):
+        self.log_path = tmp_path / f"{name}.log"
+        self.log = open(self.log_path, "w")
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DEBUG": "true",
+            "OUTBOUND_WORKER_EMBEDDED": "false",
+            "PLIVO_API_BASE_URL": settings.PLIVO_API_BASE_URL,
+            "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
+            "OUTBOUND_RETRY_BASE_SECONDS": "0.05",
+            **{key: str(value) for key, value in env.items()},
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_outbound_worker", "--interval", "0.05", "--sweep-interval", "0.2",
+             "--worker-id", name],
+            cwd=BASE_DIR, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_ready(self, timeout=60):
+        assert wait_for(lambda: "running" in self.output() or self.process.poll() is not None, timeout=timeout), self.output()
+        assert self.process.poll() is None, self.output()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self.log.close()
+
+
+@pytest.fixture
+def workers(tmp_path, settings):
+    started = []
+
+    def start(name, **env):
+        worker = Worker(tmp_path, name, settings, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(10)
+        if not worker.log.closed:
+            worker.log.close()
+
+
+def test_killed_worker_mid_send_is_recovered_without_a_blind_resend(fake_plivo, workers):
+    # Plivo takes the message but answers slowly; the worker is killed while it waits.
+    fake_plivo.fail_next(0, delay=2.5, accept=True)
+    message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
+    first = workers("worker-a", OUTBOUND_LEASE_SECONDS=2, PLIVO_API_TIMEOUT_SECONDS=30)
+    # Mid-send: the attempt is recorded and the request has reached Plivo, which is still answering.
+    assert wait_for(lambda: fake_plivo.faults_pending() == 0, timeout=60), first.output()
+    assert SendAttempt.objects.filter(message=message, finished_at__isnull=True).exists()
+    first.process.send_signal(signal.SIGKILL)
+    assert first.stop() == -signal.SIGKILL
+    job = OutboundJob.objects.get(message=message)
+    assert job.state == "in_flight" and job.claimed_by == "worker-a"
+
+    second = workers("worker-b", OUTBOUND_LEASE_SECONDS=2, OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS=4)
+    # The lease runs out; the second worker's sweeper judges the send ambiguous: no resend.
+    assert wait_for(lambda: OutboundJob.objects.get(pk=job.pk).state == "unconfirmed", timeout=30), second.output()
+    message = reload(message)
+    assert message.unconfirmed_since is not None and "may or may not have been sent" in message.error_message
+    assert SendAttempt.objects.get(message=message).outcome == "ambiguous"
+    assert wait_for(lambda: fake_plivo.accepted)  # Plivo did get it
+    # The task the killed worker left RUNNING is closed, and nothing was sent again.
+    assert wait_for(lambda: not DBTaskResult.objects.filter(status="RUNNING").exists(), timeout=30)
+    assert DBTaskResult.objects.get().exception_class_path.endswith("WorkerLost")
+    # No report arrives (our webhook is not reachable here): after the timeout the agent decides.
+    assert wait_for(lambda: reload(message).status == MessageStatus.FAILED, timeout=30), second.output()
+    assert "may not have been sent" in reload(message).error_message
+    assert len(fake_plivo.sends()) == 1
+    assert second.stop() == 0
+
+
+def test_sigterm_finishes_the_send_in_hand_then_exits(fake_plivo, workers):
+    fake_plivo.fail_next(0, delay=1.0, accept=True)
+    message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
+    worker = workers("worker-a", PLIVO_API_TIMEOUT_SECONDS=30)
+    assert wait_for(lambda: fake_plivo.faults_pending() == 0, timeout=60), worker.output()  # request in progress
+    assert worker.stop(signal.SIGTERM) == 0
+    assert "finishing the current send" in worker.output()
+    message = reload(message)
+    assert message.status == MessageStatus.SENDING
+    assert message.plivo_message_uuid == fake_plivo.accepted[0].uuid
+    assert OutboundJob.objects.get(message=message).state == "accepted"
+
+
+@pytest.mark.postgres
+def test_two_workers_racing_never_send_a_message_twice(fake_plivo, workers):
+    fake_plivo.transient_failure_rate = 0.1
+    agent = UserFactory(username="racer")
+    first, second = workers("worker-a"), workers("worker-b")
+    first.wait_ready()
+    second.wait_ready()
+    messages = []
+    for n in range(80):
+        conversation = ConversationFactory(contact=ContactFactory(phone=f"+1415555{1000 + n:04d}"), channel="sms")
+        message, _ = message_send(conversation=conversation, kind="text", text=f"Message {n}", sent_by=agent)
+        # Duplicate triggers (as a sweeper requeue would make): the job claim must still win once.
+        send_outbound_job.enqueue(message.pk)
+        messages.append(message)
+    done = lambda: Message.objects.filter(pk__in=[m.pk for m in messages], status=MessageStatus.SENDING).count() == 80  # noqa: E731
+    assert wait_for(done, timeout=120), first.output()[-2000:] + second.output()[-2000:]
+    per_message = Counter(m.body["url"].rsplit("ref=", 1)[1] for m in fake_plivo.accepted)
+    assert len(per_message) == 80 and set(per_message.values()) == {1}
+    assert any(r.status != 202 for r in fake_plivo.sends())  # transient failures happened and were retried
+    assert {j.claimed_by for j in OutboundJob.objects.all()} == {"worker-a", "worker-b"}
+    assert first.stop() == 0 and second.stop() == 0
+
+
+@pytest.mark.postgres
+def test_concurrent_requests_with_one_idempotency_key_store_one_message(agent):
+    conversation = open_conversation(phone="+14155550123")
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def send():
+        try:
+            barrier.wait()
+            results.append(message_send(conversation=conversation, kind="text", text="Hi", sent_by=agent,
+                                        idempotency_key="same-click"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert len({message.pk for message, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert Message.objects.count() == OutboundJob.objects.count() == DBTaskResult.objects.count() == 1

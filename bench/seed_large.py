@@ -215,9 +215,12 @@ def main():
              WHERE m.conversation_id = c.id
             """
         )
-        cursor.execute("ANALYZE conversations_contact")
-        cursor.execute("ANALYZE conversations_conversation")
-        cursor.execute("ANALYZE conversations_message")
+    # The UPDATEs above left every conversation row's old version behind: rewrite the table
+    # (as a long-lived database looks after autovacuum), and set the visibility map.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM FULL ANALYZE conversations_conversation")
+        cursor.execute("VACUUM ANALYZE conversations_contact")
+        cursor.execute("VACUUM ANALYZE conversations_message")
     print(
         f"done in {time.monotonic() - started:.0f} s: {Conversation.objects.count()} conversations, "
         f"{Message.objects.count()} messages",

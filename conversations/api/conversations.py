@@ -82,8 +82,12 @@ class ConversationPageSerializer(serializers.Serializer):
         "ViewCounts",
         {"mine": serializers.IntegerField(), "unassigned": serializers.IntegerField(), "all": serializers.IntegerField()},
         allow_null=True,
-        help_text="Conversations per view for this status and channel (first page only; null with a cursor).",
+        help_text=(
+            "Conversations per view for this status and channel (first page only; null with a cursor). Counting "
+            "stops at `count_limit`: a count equal to it means at least that many."
+        ),
     )
+    count_limit = serializers.IntegerField()
 
 
 class ConversationListApi(APIView):
@@ -131,6 +135,7 @@ class ConversationListApi(APIView):
                 "results": ConversationSerializer(page.conversations, many=True).data,
                 "next_cursor": page.next_cursor,
                 "counts": counts,
+                "count_limit": selectors.COUNT_LIMIT,
             }
         )
 

@@ -85,6 +85,7 @@ class TestConversationList:
         response = agent_client.get(LIST_URL, {"status": "open", "assignee": "me"})
         assert ids(response) == [mine.pk]
         assert response.json()["counts"] == {"mine": 1, "unassigned": 1, "all": 3}
+        assert response.json()["count_limit"] == 1000
         assert ids(agent_client.get(LIST_URL, {"status": "open", "assignee": "none"})) == [free.pk]
         assert ids(agent_client.get(LIST_URL, {"status": "open", "assignee": other_agent.pk})) == [theirs.pk]
         assert ids(agent_client.get(LIST_URL, {"status": "open"})) == [mine.pk, theirs.pk, free.pk]
@@ -132,15 +133,19 @@ class TestConversationList:
         for minutes in range(3):
             conversation = conversation_at(minutes, assignee=agent)
             conversation_record_message(conversation=conversation, message=MessageFactory(conversation=conversation), inbound=True)
-        with django_assert_max_num_queries(6):
-            small = agent_client.get(LIST_URL, {"q": "a"})
+        with django_assert_max_num_queries(5):
+            small = agent_client.get(LIST_URL)
+        with django_assert_max_num_queries(12):
+            small_search = agent_client.get(LIST_URL, {"q": "a"})
         for minutes in range(3, 30):
             conversation = conversation_at(minutes, assignee=agent)
             conversation_record_message(conversation=conversation, message=MessageFactory(conversation=conversation), inbound=True)
-        with django_assert_max_num_queries(6):
+        with django_assert_max_num_queries(5):
             large = agent_client.get(LIST_URL)
+        with django_assert_max_num_queries(12):
+            large_search = agent_client.get(LIST_URL, {"q": "a"})
         assert len(large.json()["results"]) == 30
-        assert small.status_code == 200
+        assert small.status_code == small_search.status_code == large_search.status_code == 200
 
 
 class TestConversationUpdate:
@@ -345,3 +350,42 @@ def test_schema_documents_every_inbox_endpoint(agent_client):
         "/api/v1/agents/",
     ):
         assert path in schema["paths"], path
+
+
+class TestSearchRoutes:
+    """Search takes one of three routes (few matches; newest windows; plain): same answers."""
+
+    @pytest.fixture(autouse=True)
+    def many_matches(self, monkeypatch):
+        from conversations import selectors
+
+        monkeypatch.setattr(selectors, "SEARCH_FEW", 0)  # any match counts as "too many to list"
+
+    def test_rare_match_far_down_the_list_is_found(self, agent_client, monkeypatch):
+        from conversations import selectors
+
+        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 5)  # 12 newer conversations: both windows miss
+        old = conversation_at(500, contact=ContactFactory(display_name="Old Timer", phone="+14155550955"))
+        MessageFactory(conversation=old, text="my warranty claim")
+        for minutes in range(12):
+            MessageFactory(conversation=conversation_at(minutes), text="nothing to see")
+        assert ids(agent_client.get(LIST_URL, {"q": "warranty"})) == [old.pk]
+
+    def test_common_match_pages_in_order_without_repeats(self, agent_client, monkeypatch):
+        from conversations import selectors
+
+        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 4)
+        made = []
+        for minutes in range(11):
+            conversation = conversation_at(minutes)
+            MessageFactory(conversation=conversation, text="refund please" if minutes % 3 else "hello")
+            made.append(conversation)
+        expected = [c.pk for minutes, c in enumerate(made) if minutes % 3]
+        seen, cursor = [], None
+        while True:
+            response = agent_client.get(LIST_URL, {"q": "refund", "limit": 2, **({"cursor": cursor} if cursor else {})})
+            seen += ids(response)
+            cursor = response.json()["next_cursor"]
+            if not cursor:
+                break
+        assert seen == expected

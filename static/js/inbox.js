@@ -292,7 +292,7 @@
     state.listIds = data.results.map((c) => c.id);
     state.nextCursor = data.next_cursor;
     for (const id of state.listIds) renderRow(state.conversations.get(id));
-    renderCounts(data.counts);
+    renderCounts(data.counts, data.count_limit);
     renderListChrome();
     updateTitle();
   }
@@ -418,11 +418,11 @@
     document.querySelectorAll(".tab").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.status === state.status)));
   }
 
-  function renderCounts(counts) {
+  function renderCounts(counts, limit) {
     if (!counts) return;
     for (const view of ["mine", "unassigned", "all"]) {
       const node = document.querySelector(`[data-count="${view}"]`);
-      if (node) node.textContent = counts[view];
+      if (node) node.textContent = limit && counts[view] >= limit ? `${limit - 1}+` : counts[view];
     }
   }
 
@@ -436,7 +436,8 @@
       params.delete("assignee");
       params.set("limit", "1");
       try {
-        renderCounts((await api("GET", "/api/v1/conversations/?" + params)).counts);
+        const data = await api("GET", "/api/v1/conversations/?" + params);
+        renderCounts(data.counts, data.count_limit);
       } catch (e) {
         /* the next change refreshes them */
       }

@@ -241,16 +241,16 @@ def test_two_agents_see_each_others_assignments_and_status_changes(pages, agent,
 
     alice.click("#assign-me")
     expect(alice.locator("#thread-assignee")).to_have_text("Assigned to you")
-    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to Alice", timeout=1000)
+    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to Alice", timeout=3000)
     expect(row(bob, conversation.pk).locator(".tag").first).to_have_text("Alice")
     # Bob may not pull it away: the controls say why.
     expect(bob.locator("#assign-me")).to_be_disabled()
     expect(bob.locator("[data-count=unassigned]")).to_have_text("0", timeout=3000)
 
     alice.select_option("#assign-other", label="Bob")
-    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to you", timeout=1000)
+    expect(bob.locator("#thread-assignee")).to_have_text("Assigned to you", timeout=3000)
     bob.keyboard.press("e")  # resolve
-    expect(alice.locator("#reopen")).to_be_visible(timeout=1000)
+    expect(alice.locator("#reopen")).to_be_visible(timeout=3000)
     expect(row(alice, conversation.pk)).to_have_count(0)  # left the Open tab
     assert Conversation.objects.get(pk=conversation.pk).status == "resolved"
 
@@ -407,7 +407,7 @@ def test_reply_shows_at_once_and_ticks_follow_the_delivery_reports(pages, server
     message_uuid = str(uuid.uuid4())
     for sequence, status, tick in ((1, "sent", "sent"), (2, "delivered", "delivered"), (3, "read", "read")):
         server.status_report(message_id=message.pk, message_uuid=message_uuid, to_number="+14155550123", status=status, sequence=sequence)
-        expect(outgoing.locator(".tick")).to_have_class(f"tick {tick}", timeout=1000)
+        expect(outgoing.locator(".tick")).to_have_class(f"tick {tick}", timeout=3000)
     expect(outgoing).to_have_count(1)
 
 
@@ -419,7 +419,7 @@ def test_a_colleagues_reply_appears_in_my_tab(pages, agent, other_agent):
     expect(bob.locator("#connection")).to_have_text("Live")
     alice.fill("#composer-text", "On it, Dana!")
     alice.click("#send")
-    expect(bob.locator("#message-list .msg.out .msg-text")).to_have_text("On it, Dana!", timeout=1000)
+    expect(bob.locator("#message-list .msg.out .msg-text")).to_have_text("On it, Dana!", timeout=3000)
     expect(bob.locator("#message-list .msg.out .msg-sender")).to_have_text("Alice")
 
 
@@ -435,7 +435,7 @@ def test_failed_send_shows_the_reason_and_a_retry_button(pages, server, agent):
     # What the outbound worker would have recorded: Plivo accepted the send.
     OutboundJob.objects.filter(message=message).update(state=OutboundJob.State.ACCEPTED)
     server.status_report(message_id=message.pk, message_uuid=str(uuid.uuid4()), to_number="+14155550123", status="undelivered", sequence=1, error_code="80")
-    expect(outgoing.locator(".tick")).to_have_class("tick failed", timeout=1000)
+    expect(outgoing.locator(".tick")).to_have_class("tick failed", timeout=3000)
     expect(outgoing.locator(".msg-error button")).to_have_text("Retry")
     expect(outgoing.locator(".msg-error span")).to_have_text(re.compile(r"\w+ \w+ \w+"))  # a reason, in words
     outgoing.locator(".msg-error button").click()

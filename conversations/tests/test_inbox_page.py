@@ -68,9 +68,12 @@ def test_anonymous_is_sent_to_sign_in(client):
     assert response["Location"].startswith("/accounts/login/?next=/inbox/")
 
 
-def test_signed_in_non_agent_gets_403(client, outsider):
+def test_signed_in_non_agent_gets_403_that_explains(client, outsider):
     client.force_login(outsider)
-    assert client.get("/inbox/").status_code == 403
+    response = client.get("/inbox/")
+    assert response.status_code == 403
+    assert "Only Parley agents can use the inbox" in response.content.decode()
+    assert inline_code_in(response.content.decode()) == []
 
 
 def test_agent_gets_the_page_with_its_starting_cursor(client, agent):

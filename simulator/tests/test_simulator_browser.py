@@ -110,7 +110,6 @@ class Screens:
         page.fill("#name-input", name)
         page.check(f"input[name=channel][value={channel}]")
         page.click("#open-form button[type=submit]")
-        expect(page.locator("#phone-chat")).to_be_visible()
         return page
 
     def check(self):
@@ -137,6 +136,7 @@ def screens(browser, server):
 
 
 def customer_says(phone, text):
+    expect(phone.locator("#phone-chat")).to_be_visible()
     phone.get_by_role("textbox", name="Message", exact=True).fill(text)
     phone.keyboard.press("Enter")
     expect(phone.locator(".bubble--mine", has_text=text).locator(".bubble-webhook")).to_have_text("✓✓ Parley got it")
@@ -354,3 +354,11 @@ def test_hostile_text_on_the_phone_stays_inert(screens, agent):
                                                      "type": "text"})
     expect(phone.locator(".bubble--theirs .bubble-text")).to_have_text(hostile, timeout=5000)
     assert phone.locator(".phone-thread img, .phone-thread script, .phone-thread b").count() == 0
+
+
+def test_a_number_that_cannot_exist_is_refused_where_it_was_typed(screens):
+    screens.expected_problems.append("status of 400")
+    phone = screens.phone("+1 555")
+
+    expect(phone.locator("#open-error")).to_contain_text("number")
+    expect(phone.locator("#phone-chat")).to_be_hidden()

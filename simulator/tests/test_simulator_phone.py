@@ -294,3 +294,18 @@ def test_page_lists_demo_contacts_escaped_and_has_no_inline_script(sim_api):
     assert "script-src 'self'" in response["Content-Security-Policy"]
     for suffix in ("0000", "1111", "2222", "3333", "4444"):
         assert f"+1415555{suffix}" in html
+
+
+def test_the_phone_shows_locations_and_link_buttons(phone, sdk, live_app):
+    from plivo.utils.location import Location
+
+    business_send(sdk, live_app, location=Location(latitude="37.7793", longitude="-122.4193", name="Parley shop",
+                                                   address="1 Market St"))
+    business_send(sdk, live_app, interactive=Interactive(
+        type="cta_url", body={"text": "Track your parcel"},
+        action={"buttons": [{"title": "Track", "cta_url": "https://example.com/track/42"}]}))
+
+    location, link = phone.thread(CUSTOMER)["messages"]
+    assert location["kind"] == "location"
+    assert location["location"] == {"latitude": "37.7793", "longitude": "-122.4193", "name": "Parley shop", "address": "1 Market St"}
+    assert link["interactive"]["buttons"] == [{"id": "", "title": "Track", "cta_url": "https://example.com/track/42"}]

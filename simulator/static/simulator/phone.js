@@ -177,6 +177,15 @@
         });
         const data = await response.json();
         if (generation !== state.generation) return;
+        if (response.status === 400) {
+          // Not a number the simulator can be: say so where it was typed.
+          openError.textContent = (data.error && data.error.message) || "That number cannot be used.";
+          state.phone = "";
+          chat.hidden = true;
+          empty.hidden = false;
+          phoneInput.focus();
+          return;
+        }
         if (!response.ok) {
           el("chat-status").textContent = (data.error && data.error.message) || "Could not load the chat.";
           await new Promise((resolve) => setTimeout(resolve, 2000));

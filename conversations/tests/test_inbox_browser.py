@@ -519,3 +519,37 @@ def test_replayed_or_late_events_never_undo_newer_state(pages, agent):
     assert older == "read"
     expect(bubble.locator(".tick")).to_have_class("tick read")
     expect(page.locator("#message-list .msg.out")).to_have_count(1)
+
+
+def test_every_message_kind_is_rendered_for_what_it_is(pages, server, agent):
+    c = whatsapp_conversation()
+    image_url = f"{server.url}/static/img/parley.svg"
+    MessageFactory(conversation=c, kind="media", text="photo", media=[{"url": image_url, "content_type": "image/svg+xml"}])
+    MessageFactory(conversation=c, kind="media", text="", media=[{"url": "https://cdn.example/invoice.pdf", "content_type": "application/pdf"}])
+    MessageFactory(conversation=c, kind="location", text="Home, Main St 1",
+                   payload={"location": {"latitude": "52.52", "longitude": "13.405", "name": "Home", "address": "Main St 1"}})
+    MessageFactory(conversation=c, kind="list_reply", text="Size M", payload={"list_reply": {"id": "size-m", "title": "Size M"}})
+    MessageFactory(conversation=c, kind="unsupported", text="", payload={"content_type": "contacts", "raw": {}})
+    MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="sent", kind="interactive", text="Pick one",
+                   payload={"interactive": {"type": "button", "body": {"text": "Pick one"}, "action": {"buttons": [{"id": "a", "title": "Yes"}, {"id": "b", "title": "No"}]}}})
+    MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="delivered", kind="template", text="Hi Dana",
+                   payload={"template": {"name": "order_update"}, "rendered": {"buttons": [{"type": "url", "text": "Track order"}]}})
+    MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="queued", text="On its way", unconfirmed_since=timezone.now())
+    page = pages.open(agent, path=f"/inbox/{c.pk}/")
+    items = page.locator("#message-list .msg")
+    expect(items).to_have_count(9)
+    expect(items.nth(1).locator("a img")).to_have_attribute("src", image_url)
+    expect(items.nth(1).locator("a")).to_have_attribute("target", "_blank")
+    expect(items.nth(2).locator("a.file")).to_have_text("Download application (application/pdf)")
+    expect(items.nth(3).locator("a")).to_have_attribute("href", "https://www.openstreetmap.org/?mlat=52.52&mlon=13.405#map=16/52.52/13.405")
+    expect(items.nth(3)).to_contain_text("52.52000, 13.40500")
+    expect(items.nth(4).locator(".msg-label")).to_have_text("List reply")
+    expect(items.nth(4)).to_contain_text("Payload: size-m")
+    expect(items.nth(5).locator(".msg-placeholder")).to_contain_text("(contacts) can't be shown here")
+    expect(items.nth(6).locator(".msg-buttons span")).to_have_text(["Yes", "No"])
+    expect(items.nth(6).locator(".tick")).to_have_class("tick sent")
+    expect(items.nth(7).locator(".msg-label")).to_have_text("Template · order_update")
+    expect(items.nth(7).locator(".msg-buttons span")).to_have_text(["Track order"])
+    expect(items.nth(7).locator(".tick")).to_have_class("tick delivered")
+    expect(items.nth(8).locator(".tick")).to_have_class("tick clock")
+    expect(items.nth(8).locator(".msg-unconfirmed")).to_have_text("unconfirmed")

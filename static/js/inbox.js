@@ -692,7 +692,7 @@
     for (const button of action.buttons || []) titles.push(button.title || button.text || (button.reply && button.reply.title));
     for (const section of action.sections || []) for (const row of section.rows || []) titles.push(row.title);
     const template = payload.template || {};
-    const rendered = template.rendered || {};
+    const rendered = payload.rendered || template.rendered || {};
     for (const button of rendered.buttons || template.buttons || []) titles.push(button.text || button.title);
     return titles.filter((t) => typeof t === "string" && t);
   }
@@ -708,8 +708,10 @@
     switch (m.kind) {
       case "template": {
         const template = payload.template || {};
+        const header = (payload.rendered || {}).header;
         bubble.appendChild(el("div", "msg-label", "Template" + (template.name ? " · " + template.name : "")));
-        bubble.appendChild(el("div", "msg-text", m.text || (template.rendered && template.rendered.text) || ""));
+        if (header && header.media) renderMedia(bubble, [{ url: header.media, content_type: header.type === "image" ? "image/" : header.type }]);
+        bubble.appendChild(el("div", "msg-text", m.text || ""));
         renderMedia(bubble, m.media);
         addButtons();
         return;
@@ -752,7 +754,7 @@
       }
       case "unsupported": {
         const raw = payload.raw || {};
-        const what = raw.ContentType || raw.Type || payload.type || "unknown";
+        const what = payload.content_type || raw.ContentType || raw.Type || "unknown";
         bubble.appendChild(el("div", "msg-placeholder", `This message type (${what}) can't be shown here. Ask the customer to send it as text or a photo.`));
         if (m.text) bubble.appendChild(el("div", "msg-text", m.text));
         return;

@@ -123,8 +123,8 @@ def simulator_api() -> FakePlivoAPI:
     api = default_api()
     if api.read_receipts != "on_view":
         with _api_lock:
-            api.read_receipts = "on_view"
             api.report_delays = tuple(getattr(settings, "SIMULATOR_REPORT_DELAYS", api.report_delays))
+            api.read_receipts = "on_view"
     return api
 
 

@@ -138,14 +138,16 @@ SEARCH_WINDOWS = 2
 
 def _search_few(query: str) -> set[int] | None:
     """Ids of every conversation matching `query`, or None if there are too many to list."""
-    contact_ids = list(Contact.objects.filter(_contact_match(query)).values_list("pk", flat=True)[: SEARCH_FEW + 1])
-    if len(contact_ids) > SEARCH_FEW:
+    contacts = Contact.objects.filter(_contact_match(query)).values("pk")
+    from_contacts = list(
+        Conversation.objects.filter(contact_id__in=contacts).order_by().values_list("pk", flat=True)[: SEARCH_FEW + 1]
+    )
+    if len(from_contacts) > SEARCH_FEW:
         return None
     # Not DISTINCT: a LIMIT lets PostgreSQL stop reading matches as soon as there are too many.
     from_messages = list(_indexed_message_match(query).order_by().values_list("conversation_id", flat=True)[: SEARCH_FEW + 1])
     if len(from_messages) > SEARCH_FEW:
         return None
-    from_contacts = Conversation.objects.filter(contact_id__in=contact_ids).values_list("pk", flat=True)
     return set(from_messages) | set(from_contacts)
 
 
@@ -196,6 +198,11 @@ def _search_in_newest_windows(conversations: QuerySet, query: str, limit: int) -
     return None
 
 
+# The list shows a preview of each conversation's last message; its structured parts (an
+# inbound message keeps Plivo's whole raw payload) would only be decoded to be thrown away.
+LAST_MESSAGE_UNUSED = ("last_message__payload", "last_message__media", "last_message__error_message")
+
+
 def conversation_list_for_inbox(
     *,
     user,
@@ -224,9 +231,9 @@ def conversation_list_for_inbox(
             else:
                 conversations = conversation_search(conversations, query)
     page = list(
-        conversations.select_related("contact", "assignee", "last_message").order_by("-last_message_at", "-pk")[
-            : limit + 1
-        ]
+        conversations.select_related("contact", "assignee", "last_message")
+        .defer(*LAST_MESSAGE_UNUSED)
+        .order_by("-last_message_at", "-pk")[: limit + 1]
     )
     next_cursor = None
     if len(page) > limit:
@@ -244,7 +251,9 @@ def conversation_view_counts(*, user, status: str | None = None, channel: str | 
     """How many conversations each view (Mine / Unassigned / All) holds, up to COUNT_LIMIT
     (a count equal to COUNT_LIMIT means "at least that many")."""
     return {
+        # order_by(): the model's default order (NULLS LAST) would sort every row first.
         view: conversation_filter(user=user, view=view, status=status, channel=channel)
+        .order_by()
         .values("pk")[:COUNT_LIMIT]
         .count()
         for view in VIEWS

@@ -31,7 +31,7 @@ import plivo.rest.client
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 from django_tasks import task
 from plivo import exceptions as plivo_exceptions
@@ -568,30 +568,36 @@ def outbound_job_claim(*, message_id: int, worker_id: str | None = None) -> Outb
 
 
 def outbound_job_process(*, message_id: int, worker_id: str | None = None) -> str | None:
-    job = outbound_job_claim(message_id=message_id, worker_id=worker_id)
-    if job is None:
-        return None
-    return outbound_attempt(job=job)
+    """Claim the job of `message_id` and make one send attempt; None if not claimable."""
+    with transaction.atomic():
+        job = outbound_job_claim(message_id=message_id, worker_id=worker_id)
+        if job is None:
+            return None
+        attempt = _attempt_start(job=job)
+    return _attempt_finish(job=job, attempt=attempt)
 
 
-def outbound_attempt(*, job: OutboundJob, requested_by=None) -> str:
-    """One send attempt for a job this worker holds (state in_flight); returns the outcome."""
-    message = job.message
-    refusal = _refusal_at_send_time(message)
+def _attempt_start(*, job: OutboundJob, requested_by=None) -> SendAttempt:
     # The attempt row is committed BEFORE the request: if this process dies during the
     # request, the sweeper sees an unfinished attempt and knows the send may have gone out.
-    attempt = SendAttempt.objects.create(message=message, number=job.attempts, requested_by=requested_by)
+    return SendAttempt.objects.create(message=job.message, number=job.attempts, requested_by=requested_by)
+
+
+def _attempt_finish(*, job: OutboundJob, attempt: SendAttempt) -> str:
+    """Make the request for a started attempt (or refuse it) and record the outcome."""
+    refusal = _refusal_at_send_time(job.message)
     if refusal is not None:
         outcome = SendOutcome(kind="permanent", reason=refusal, detail="refused before sending", error_code=ERROR_REFUSED)
     else:
-        outcome = plivo_send(message)
+        outcome = plivo_send(job.message)
     _outcome_record(job=job, attempt=attempt, outcome=outcome)
     return outcome.kind
 
 
 def _refusal_at_send_time(message: Message) -> str | None:
-    """Rules that can change while a message waits in the queue (opt-out, WhatsApp window)."""
-    conversation = Conversation.objects.select_related("contact").get(pk=message.conversation_id)
+    """Rules that can change while a message waits in the queue (opt-out, WhatsApp window).
+    `message.conversation.contact` was loaded with the job, right after it was claimed."""
+    conversation = message.conversation
     if conversation.contact.is_opted_out(conversation.channel):
         return "Not sent: the customer opted out while the message was waiting to be sent."
     if message.kind != "template" and not conversation.window_is_open():
@@ -785,12 +791,17 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         if outcome.kind == "accepted":
             OutboundJob.objects.filter(pk=job.pk).update(
                 state=OutboundJob.State.ACCEPTED, lease_expires_at=None, last_error="", updated_at=now)
-            Message.objects.filter(pk=message_id).update(plivo_message_uuid=outcome.plivo_message_uuid, updated_at=now)
+            not_sending_yet = Q(status_rank__lt=STATUS_RANK[MessageStatus.SENDING])
             # A report matched by our ref may already have failed it: keep that failure's reason.
-            Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.FAILED]).update(
-                unconfirmed_since=None, error_code="", error_message="")
-            Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.SENDING]).update(
-                status=MessageStatus.SENDING)
+            not_failed = Q(status_rank__lt=STATUS_RANK[MessageStatus.FAILED])
+            Message.objects.filter(pk=message_id).update(
+                plivo_message_uuid=outcome.plivo_message_uuid,
+                status=Case(When(not_sending_yet, then=Value(MessageStatus.SENDING.value)), default=F("status")),
+                unconfirmed_since=Case(When(not_failed, then=Value(None)), default=F("unconfirmed_since")),
+                error_code=Case(When(not_failed, then=Value("")), default=F("error_code")),
+                error_message=Case(When(not_failed, then=Value("")), default=F("error_message")),
+                updated_at=now,
+            )
             message = _message_for_event(message_id)
             events.message_updated(message)
             _attach_early_reports(message)
@@ -885,8 +896,13 @@ def outbound_sweep(*, now=None) -> dict:
     _each_locked(OutboundJob.objects.filter(state=OutboundJob.State.UNCONFIRMED),
                  lambda job: count(_unconfirmed_check(job, now=now)))
     overdue = now - timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS)
-    _each_locked(OutboundJob.objects.filter(state=OutboundJob.State.PENDING, next_attempt_at__lt=overdue),
-                 lambda job: count(_requeue(job, now=now)))
+    overdue_ids = list(OutboundJob.objects.filter(state=OutboundJob.State.PENDING, next_attempt_at__lt=overdue)
+                       .order_by("pk").values_list("message_id", flat=True)[:1000])
+    if overdue_ids:
+        # A long backlog is not a lost task: only jobs without a queued or running task.
+        lost = set(overdue_ids) - _messages_with_waiting_task(overdue_ids)
+        _each_locked(OutboundJob.objects.filter(state=OutboundJob.State.PENDING, message_id__in=lost),
+                     lambda job: count(_requeue(job, now=now)))
     return counts
 
 
@@ -901,8 +917,6 @@ def _each_locked(queryset, handle, batch: int = 200) -> None:
 
 
 def _requeue(job: OutboundJob, *, now) -> str | None:
-    if _task_waiting(job.message_id):
-        return None  # only slow (e.g. every worker was down): it will run
     due = min(now, timezone.now())  # `now` may be a sweep's view of the future (tests)
     if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=due, updated_at=now):
         send_outbound_job.enqueue(job.message_id)
@@ -910,21 +924,23 @@ def _requeue(job: OutboundJob, *, now) -> str | None:
     return None
 
 
-def _task_waiting(message_id: int) -> bool:
-    """Whether a send task for this message is still queued or running (django-tasks-db)."""
+def _messages_with_waiting_task(message_ids: list[int]) -> set[int]:
+    """Those of `message_ids` whose send task is still queued or running (django-tasks-db;
+    with another Tasks backend the sweeper cannot see the queue and assumes none)."""
     from django_tasks import task_backends
     from django_tasks_db.backend import DatabaseBackend
 
     backend = task_backends[send_outbound_job.backend]
     if not isinstance(backend, DatabaseBackend):
-        return False  # another Tasks backend: the sweeper cannot see its queue; requeue
+        return set()
     from django_tasks_db.compat import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 
-    return DBTaskResult.objects.filter(
+    waiting = DBTaskResult.objects.filter(
         backend_name=backend.alias, queue_name=OUTBOUND_QUEUE, task_path=send_outbound_job.module_path,
-        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING], args_kwargs__args__0=message_id,
-    ).exists()
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING], args_kwargs__args__0__in=message_ids,
+    ).values_list("args_kwargs", flat=True)
+    return {args_kwargs["args"][0] for args_kwargs in waiting}
 
 
 def _lease_expired(job: OutboundJob, *, now) -> str:
@@ -991,7 +1007,8 @@ def message_retry(*, message: Message, requested_by) -> Message:
             lease_expires_at=now + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS),
             claimed_by=f"retry by {requested_by}"[:100], updated_at=now)
         events.message_updated(_message_for_event(locked.pk))
-    job = OutboundJob.objects.select_related("message__conversation__contact").get(pk=job.pk)
-    outbound_attempt(job=job, requested_by=requested_by)
+        job = OutboundJob.objects.select_related("message__conversation__contact").get(pk=job.pk)
+        attempt = _attempt_start(job=job, requested_by=requested_by)
+    _attempt_finish(job=job, attempt=attempt)
     return _message_for_event(message.pk)
 

@@ -690,7 +690,8 @@ def plivo_send(message: Message) -> SendOutcome:
         return SendOutcome(kind="ambiguous", detail=f"accepted without a message_uuid: {str(response)[:300]}",
                            reason="Plivo answered without a message id; the message may have been sent.")
     status = getattr(_local.last_response, "status_code", None)
-    return SendOutcome(kind="accepted", plivo_message_uuid=str(uuids[0]), http_status=status, detail="accepted")
+    return SendOutcome(kind="accepted", plivo_message_uuid=str(uuids[0]), http_status=status,
+                       detail=f"accepted as {uuids[0]}")  # kept: an agent's retry replaces the message's uuid
 
 
 def _plivo_error_text(exc: Exception) -> str:

@@ -1,5 +1,6 @@
 """Helpers for the outbound tests: run a worker until the queue is idle, build conversations."""
 
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -39,6 +40,12 @@ def wait_for(condition, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return False
         time.sleep(interval)
     return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def open_conversation(channel="whatsapp", phone=None, **kwargs):

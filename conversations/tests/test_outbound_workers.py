@@ -178,3 +178,26 @@ def test_concurrent_requests_with_one_idempotency_key_store_one_message(agent):
     assert len({message.pk for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert Message.objects.count() == OutboundJob.objects.count() == DBTaskResult.objects.count() == 1
+
+
+def test_embedded_worker_in_the_web_process_sends_queued_messages(fake_plivo, tmp_path, settings):
+    """`make run`: daphne serving messaging_site.asgi also drains the queue (no worker process)."""
+    from conversations.tests.outbound_support import free_port
+
+    port = free_port()
+    log = open(tmp_path / "daphne.log", "w")
+    environment = {
+        **os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", "OUTBOUND_WORKER_EMBEDDED": "true",
+        "PLIVO_API_BASE_URL": settings.PLIVO_API_BASE_URL, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    server = subprocess.Popen([str(BASE_DIR / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                               "messaging_site.asgi:application"], cwd=BASE_DIR, env=environment, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
+        assert wait_for(lambda: reload(message).status == MessageStatus.SENDING, timeout=60), (tmp_path / "daphne.log").read_text()
+        assert fake_plivo.accepted[0].body["url"] == f"http://127.0.0.1:{port}/webhooks/plivo/status/?ref={message.pk}"
+    finally:
+        server.terminate()
+        server.wait(20)
+        log.close()

@@ -431,7 +431,7 @@ def _destination(*, to: str | None, conversation: Conversation | None, channel: 
     return phone, channel
 
 
-def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str) -> Message | None:
+def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str, text: str) -> Message | None:
     """The message an earlier request with this Idempotency-Key created, if any."""
     if not idempotency_key or sent_by is None:
         return None
@@ -442,7 +442,9 @@ def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: st
     )
     if existing is None:
         return None
-    if (existing.conversation.contact.phone, existing.conversation.channel, existing.kind) != (phone, channel, kind):
+    same_text = kind not in ("text", "media") or existing.text == (text or "")
+    if (existing.conversation.contact.phone, existing.conversation.channel, existing.kind) != (phone, channel, kind) \
+            or not same_text:
         raise SendRefused(
             "This Idempotency-Key was already used for a different message; use a new key for a new message.",
             code="idempotency_key_reused",
@@ -475,7 +477,8 @@ def message_send(
         conversation = Conversation.objects.select_related("contact").get(pk=conversation.pk)
     phone, channel = _destination(to=to, conversation=conversation, channel=channel)
     idempotency_key = (idempotency_key or "").strip()
-    replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind)
+    replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
+                       text=text)
     if replayed is not None:
         return replayed, False
     content = content_prepare(
@@ -488,7 +491,8 @@ def message_send(
                                      sent_by=sent_by, idempotency_key=idempotency_key)
     except IntegrityError:
         # Two requests with the same key raced; the database let exactly one through.
-        replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind)
+        replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
+                       text=text)
         if replayed is None:
             raise
         return replayed, False

@@ -684,11 +684,22 @@ def plivo_send(message: Message) -> SendOutcome:
     _local.last_response = None
     try:
         kwargs = plivo_request(message)
+    except plivo_exceptions.PlivoRestError as exc:  # the SDK's own argument checks
+        return _classify_plivo_error(exc, None)
+    except (KeyError, TypeError, ValueError) as exc:  # a stored payload that is not ours (edited by hand?)
+        return SendOutcome(kind="permanent", error_code=ERROR_REFUSED, detail=f"{type(exc).__name__}: {exc}"[:300],
+                           reason="Not sent: the stored message content is damaged; send it as a new message.")
+    try:
         response = _plivo_client().messages.create(**kwargs)
     except plivo_exceptions.PlivoRestError as exc:
         return _classify_plivo_error(exc, getattr(_local, "last_response", None))
     except requests.exceptions.RequestException as exc:
         return _classify_transport_error(exc)
+    except Exception as exc:  # anything else once the request may be on its way
+        logger.exception("unexpected error sending message %s", message.pk)
+        return SendOutcome(kind="ambiguous", detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+                           reason="Sending failed unexpectedly, so the message may or may not have been sent. "
+                                  "Waiting for Plivo's delivery report before deciding.")
     uuids = getattr(response, "message_uuid", None) or []
     if not uuids:
         return SendOutcome(kind="ambiguous", detail=f"accepted without a message_uuid: {str(response)[:300]}",

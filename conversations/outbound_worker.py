@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import timedelta
 
-from django.db import OperationalError, close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseTaskWorker
@@ -26,6 +26,7 @@ from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, 
 logger = logging.getLogger(__name__)
 
 TASK_BACKEND = "default"
+DATABASE_RETRY_SECONDS = 5
 
 
 class WorkerLost(Exception):
@@ -56,14 +57,25 @@ class OutboundWorker:
         worker_name_set(self.worker_id)
         try:
             while not self.stop_event.is_set():
-                _close_old_connections()
-                self._maybe_sweep()
-                ran = self.run_one()
-                _close_old_connections()
-                if ran:
+                try:
+                    _close_old_connections()
+                    self._maybe_sweep()
+                    ran = self.run_one()
+                    _close_old_connections()
+                    if ran:
+                        continue
+                    if self.stop_when_idle and not self._work_left():
+                        return
+                except (OperationalError, InterfaceError) as exc:
+                    if connection.in_atomic_block:
+                        raise
+                    # Database down or restarting: wait and try again. A task cut off here is
+                    # left RUNNING; its job's lease and the sweeper recover it.
+                    logger.warning("outbound worker %s: database unavailable (%s); retrying in %s s",
+                                   self.worker_id, exc, DATABASE_RETRY_SECONDS)
+                    connection.close()
+                    self.stop_event.wait(DATABASE_RETRY_SECONDS)
                     continue
-                if self.stop_when_idle and not self._work_left():
-                    return
                 self.stop_event.wait(self.interval)
         finally:
             worker_name_set(None)
@@ -148,7 +160,7 @@ def start_embedded_worker(**options) -> OutboundWorker:
         worker = OutboundWorker(**options)
 
         def run():
-            # A database hiccup must not end sending for the life of the web process.
+            # Nothing may end sending for the life of the web process.
             while not worker.stop_event.is_set():
                 try:
                     worker.run()

@@ -310,3 +310,34 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
     assert reload(message).status == MessageStatus.DELIVERED  # never failed later
     assert message.outbound_job.state == "accepted"
     assert len(fake_plivo.sends()) == 1
+
+
+def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conversation):
+    message, _ = message_send(conversation=conversation, kind="location", location={"latitude": "1", "longitude": "2"})
+    type(message).objects.filter(pk=message.pk).update(payload={"location": {"lat": "1"}})
+    drain()
+    message = reload(message)
+    assert not fake_plivo.sends()
+    assert message.status == MessageStatus.FAILED and "damaged" in message.error_message
+    assert attempts(message)[0].outcome == "permanent_error"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_survives_the_database_going_away(fake_plivo, monkeypatch):
+    from django.db import OperationalError
+
+    from conversations import outbound_worker
+
+    message = queue_text(open_conversation(phone="+14155550123"))
+    monkeypatch.setattr(outbound_worker, "DATABASE_RETRY_SECONDS", 0.01)
+    real_run_one, failures = outbound_worker.OutboundWorker.run_one, []
+
+    def flaky_run_one(self):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_run_one(self)
+
+    monkeypatch.setattr(outbound_worker.OutboundWorker, "run_one", flaky_run_one)
+    drain()
+    assert failures and reload(message).status == MessageStatus.SENDING

@@ -6,8 +6,8 @@ drives it with 16 concurrent keep-alive clients in this order, all in one run:
   trivial   GET /healthz/                      (the same server's cheapest view)
   inbound   POST /webhooks/plivo/message/      (signed SMS/WhatsApp messages, ~5% Plivo retries)
   status    POST /webhooks/plivo/status/?ref=  (signed reports, shuffled out of order, ~5% retries)
-  mixed     inbound + status + trivial interleaved
-  trivial   again, to show the server did not drift
+  (those three alternate in --rounds short phases, so load changes on the machine hit all alike)
+  mixed     inbound + status + trivial interleaved in one phase
 
 Afterwards every row is accounted for in the database: each distinct inbound MessageUUID is
 stored exactly once (and announced exactly once), each distinct report is stored once, and
@@ -208,6 +208,35 @@ async def drive(port: int, requests: list, clients: int) -> dict:
     return {"elapsed": elapsed, "latencies": latencies, "statuses": statuses, "total": len(requests)}
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, port: int, requests: list, clients: int) -> dict:
+    server_before = process_cpu_seconds(pid)
+    result = asyncio.run(drive(port, requests, clients))
+    result["server_cpu_ms"] = 1000 * (process_cpu_seconds(pid) - server_before) / len(requests)
+    return result
+
+
+def merge(results: list[dict]) -> dict:
+    """Several runs of one kind as if they were one phase (time, latencies and CPU added up)."""
+    merged = {"elapsed": 0.0, "latencies": {}, "statuses": {}, "total": 0, "server_cpu_ms": 0.0}
+    for r in results:
+        merged["elapsed"] += r["elapsed"]
+        merged["total"] += r["total"]
+        merged["server_cpu_ms"] += r["server_cpu_ms"] * r["total"]
+        for kind, values in r["latencies"].items():
+            merged["latencies"].setdefault(kind, []).extend(values)
+        for kind, counts in r["statuses"].items():
+            for code, n in counts.items():
+                merged["statuses"].setdefault(kind, {})[code] = merged["statuses"].get(kind, {}).get(code, 0) + n
+    merged["server_cpu_ms"] /= merged["total"]
+    return merged
+
+
 def summarize(name: str, result: dict) -> dict:
     rows = {}
     for kind, values in sorted(result["latencies"].items()):
@@ -221,12 +250,13 @@ def summarize(name: str, result: dict) -> dict:
             "statuses": result["statuses"][kind],
         }
     total_rate = result["total"] / result["elapsed"]
-    print(f"\n{name}: {result['total']} requests in {result['elapsed']:.2f} s = {total_rate:.0f} req/s")
+    cpu = f"; daphne CPU {result['server_cpu_ms']:.2f} ms per request"
+    print(f"\n{name}: {result['total']} requests in {result['elapsed']:.2f} s = {total_rate:.0f} req/s{cpu}")
     for kind, row in rows.items():
         rate = f"{row['req_per_s']:.0f} req/s, " if row["req_per_s"] else ""
         print(f"  {kind:8} {rate}p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, max {row['max_ms']:.1f} ms, "
               f"HTTP {row['statuses']}")
-    return {"total_req_per_s": total_rate, **rows}
+    return {"total_req_per_s": total_rate, "server_cpu_ms": result["server_cpu_ms"], **rows}
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -238,8 +268,10 @@ def main():
     parser.add_argument("--inbound", type=int, default=3000, help="distinct inbound messages")
     parser.add_argument("--outbound", type=int, default=700, help="outbound messages, 4 reports each")
     parser.add_argument("--trivial", type=int, default=3000, help="requests to the trivial view per trivial phase")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of trivial/inbound/status phases")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--app", default="messaging_site.asgi:application", help="ASGI application daphne serves")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -273,7 +305,7 @@ def main():
     connection.close()
 
     server = subprocess.Popen(
-        [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "messaging_site.asgi:application"],
+        [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), args.app],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     figures = {}
@@ -291,17 +323,33 @@ def main():
         print(f"daphne on 127.0.0.1:{port}, PostgreSQL {connection.settings_dict['NAME']}, "
               f"Redis {'on' if os.environ.get('REDIS_URL') else 'off'}, {args.clients} clients")
         asyncio.run(drive(port, trivial * 300, args.clients))  # warm-up
-        figures["trivial"] = summarize("trivial view", asyncio.run(drive(port, trivial * args.trivial, args.clients)))
-        figures["inbound"] = summarize("inbound webhooks", asyncio.run(drive(port, inbound, args.clients)))
-        figures["status"] = summarize("status webhooks", asyncio.run(drive(port, statuses, args.clients)))
-        figures["mixed"] = summarize("mixed (inbound + status + trivial)", asyncio.run(drive(port, mixed, args.clients)))
-        figures["trivial_after"] = summarize("trivial view again", asyncio.run(drive(port, trivial * args.trivial, args.clients)))
+        pid, clients = server.pid, args.clients
+        # Alternate short phases so that a change in the machine's load hits every kind alike.
+        work = {"trivial": trivial * args.trivial, "inbound": inbound, "status": statuses}
+        rounds = {kind: [] for kind in work}
+        for round_ in range(args.rounds):
+            for kind, requests in work.items():
+                part = requests[round_ * len(requests) // args.rounds:(round_ + 1) * len(requests) // args.rounds]
+                rounds[kind].append(measured(pid, port, part, clients))
+        titles = {"trivial": "trivial view", "inbound": "inbound webhooks", "status": "status webhooks"}
+        for kind in work:
+            figures[kind] = summarize(f"{titles[kind]} ({args.rounds} rounds)", merge(rounds[kind]))
+        figures["mixed"] = summarize("mixed (inbound + status + trivial)", measured(pid, port, mixed, clients))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
-    trivial_rate = statistics.mean([figures["trivial"]["trivial"]["req_per_s"], figures["trivial_after"]["trivial"]["req_per_s"]])
+    trivial_rate = figures["trivial"]["trivial"]["req_per_s"]
     ratios = {kind: figures[kind][kind]["req_per_s"] / trivial_rate for kind in ("inbound", "status")}
+    per_round = {
+        kind: [len(r["latencies"][kind]) / r["elapsed"] / (len(t["latencies"]["trivial"]) / t["elapsed"])
+               for r, t in zip(rounds[kind], rounds["trivial"])]
+        for kind in ("inbound", "status")
+    }
     p99 = max(figures[kind][kind]["p99_ms"] for kind in ("inbound", "status"))
     p99_mixed = max(figures["mixed"][kind]["p99_ms"] for kind in ("inbound", "status"))
     accounting = account(inbound_uuids | mixed_uuids, outbound + mixed_outbound, distinct_reports + mixed_reports)
@@ -309,6 +357,7 @@ def main():
     print("\nresult")
     print(f"  throughput vs trivial view: inbound {ratios['inbound']:.2f}x, status {ratios['status']:.2f}x "
           f"(target >= 0.5x; trivial {trivial_rate:.0f} req/s)")
+    print("  per round: " + "; ".join(f"{kind} " + " ".join(f"{ratio:.2f}" for ratio in values) for kind, values in per_round.items()))
     print(f"  webhook p99: {p99:.1f} ms alone, {p99_mixed:.1f} ms mixed (target < 100 ms)")
     for line, ok in accounting["checks"]:
         print(f"  {'ok ' if ok else 'BAD'} {line}")

@@ -30,6 +30,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        # The page counts itself live (and catches up) on this, not on the socket opening: a
+        # proxy or captive portal can accept a socket that no Parley server is behind.
+        await self.send_json({"type": "hello"})
 
     async def disconnect(self, code):
         for group in self.groups_joined:

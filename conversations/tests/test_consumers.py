@@ -37,6 +37,8 @@ async def open_socket(cookie: bytes | None = None, origin: bytes = ORIGIN):
         headers.append((b"cookie", cookie))
     communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
     connected, _ = await communicator.connect(timeout=3)
+    if connected:
+        assert await communicator.receive_json_from(timeout=3) == {"type": "hello"}
     return communicator, connected
 
 

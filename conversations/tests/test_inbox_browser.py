@@ -277,7 +277,8 @@ def test_socket_cut_shows_reconnecting_then_catches_up(pages, server, agent):
     expect(page.locator("#connection")).to_have_text("Reconnecting…")
     server.inbound_whatsapp(from_number="+14155550123", text="Message sent while you were offline")
     server.inbound_whatsapp(from_number="+14155550777", text="A new customer while you were offline", profile_name="Olu")
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(1500)  # several refused reconnects: still not live, nothing shown
+    expect(page.locator("#connection")).to_have_text("Reconnecting…")
     expect(page.locator("#message-list")).not_to_contain_text("while you were offline")
 
     sockets["allow"] = True

@@ -1121,7 +1121,8 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws/inbox/`);
     socket = ws;
-    ws.addEventListener("open", () => {
+    // Live only once the server says hello: an open socket alone proves nothing.
+    const onHello = () => {
       attempts = 0;
       lastPong = Date.now();
       setConnection("live", "Live");
@@ -1131,7 +1132,7 @@
         if (Date.now() - lastPong > 35000) ws.close(4000, "heartbeat lost");
         else if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
       }, 15000);
-    });
+    };
     ws.addEventListener("message", (message) => {
       let data;
       try {
@@ -1140,6 +1141,7 @@
         return;
       }
       if (data.type === "pong") lastPong = Date.now();
+      else if (data.type === "hello") onHello();
       else if (data.type === "session.revoked") checkSession();
       else dispatch(data);
     });

@@ -75,10 +75,7 @@ def message_receive(*, payload) -> tuple[Message, bool]:
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
-    existing = Message.objects.filter(plivo_message_uuid=payload.message_uuid).first()
-    if existing is not None:  # Plivo's retry of a message we already have
-        return existing, False
-
+    # No look-up first: the INSERT below finds a retry at no extra cost for new messages.
     with transaction.atomic():
         contact, _ = contact_get_or_create(phone=payload.from_number, display_name=payload.profile_name)
         conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
@@ -101,7 +98,8 @@ def message_receive(*, payload) -> tuple[Message, bool]:
             with transaction.atomic():
                 message.save()
         except IntegrityError:
-            # A concurrent copy of this webhook committed first (the INSERT waited for it).
+            # Plivo's retry of a message we have, or a concurrent copy of this webhook that
+            # committed first (the INSERT waited for it).
             existing = Message.objects.filter(plivo_message_uuid=payload.message_uuid).first()
             if existing is None:
                 raise

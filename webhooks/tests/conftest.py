@@ -27,6 +27,11 @@ def plivo_settings(settings):
     settings.PLIVO_AUTH_TOKEN = ACCOUNT_TOKEN
     settings.PLIVO_MAIN_AUTH_TOKEN = MAIN_TOKEN
     settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    settings.WEBHOOK_SIGNATURE_TALLY_FLUSH_SECONDS = 0  # count every request at once
+    from webhooks import services
+
+    services._pending.clear()
+    services._written.clear()
     return settings
 
 

@@ -212,6 +212,17 @@ class TestAccepted:
         assert dict(SignatureFamilyTally.objects.values_list("family", "count")) == {"v3": 3, "v2": 1}
 
 
+def test_signature_family_counts_are_batched_but_not_lost(webhooks, sms, settings):
+    from webhooks.services import signature_family_flush
+
+    settings.WEBHOOK_SIGNATURE_TALLY_FLUSH_SECONDS = 3600
+    for number in range(3):
+        webhooks.post(MESSAGE_PATH, {**sms, "MessageUUID": f"batched-{number}"})
+    assert SignatureFamilyTally.objects.get(family="v3").count == 1  # the first one is written at once
+    signature_family_flush()
+    assert SignatureFamilyTally.objects.get(family="v3").count == 3
+
+
 def test_the_worked_example_from_plivo_md_matches_the_sdk():
     params = {"From": "14155550100", "To": "14155550101", "Text": "Hello there",
               "MessageUUID": "b1b2c3d4-0000-1111-2222-333344445555", "Type": "sms"}

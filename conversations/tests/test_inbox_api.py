@@ -133,16 +133,16 @@ class TestConversationList:
         for minutes in range(3):
             conversation = conversation_at(minutes, assignee=agent)
             conversation_record_message(conversation=conversation, message=MessageFactory(conversation=conversation), inbound=True)
-        with django_assert_max_num_queries(5):
+        with django_assert_max_num_queries(3):
             small = agent_client.get(LIST_URL)
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(10):
             small_search = agent_client.get(LIST_URL, {"q": "a"})
         for minutes in range(3, 30):
             conversation = conversation_at(minutes, assignee=agent)
             conversation_record_message(conversation=conversation, message=MessageFactory(conversation=conversation), inbound=True)
-        with django_assert_max_num_queries(5):
+        with django_assert_max_num_queries(3):
             large = agent_client.get(LIST_URL)
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(10):
             large_search = agent_client.get(LIST_URL, {"q": "a"})
         assert len(large.json()["results"]) == 30
         assert small.status_code == small_search.status_code == large_search.status_code == 200

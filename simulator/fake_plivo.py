@@ -301,6 +301,12 @@ class DeliveryReporter:
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._session = requests.Session()
+        self._posting = 0  # reports taken off the queue and not yet answered
+
+    def pending(self) -> int:
+        """Reports still to be posted (scheduled or on their way)."""
+        with self._condition:
+            return len(self._queue) + self._posting
 
     def schedule_lifecycle(self, message: FakeMessage):
         if not message.url:
@@ -332,10 +338,14 @@ class DeliveryReporter:
                     timeout = self._queue[0][0] - time.monotonic() if self._queue else None
                     self._condition.wait(timeout)
                 _, _, message, status, error_code, sequence = heapq.heappop(self._queue)
+                self._posting += 1
             try:
                 self.post(message, status, error_code=error_code, sequence=sequence)
             except Exception:  # a report that cannot be delivered is Plivo's problem, not ours
                 logger.warning("fake Plivo could not deliver the %s report for %s", status, message.uuid, exc_info=True)
+            finally:
+                with self._condition:
+                    self._posting -= 1
 
     def post(self, message: FakeMessage, status: str, *, error_code: str = "", sequence: int | None = None) -> int:
         from webhooks.signing import sign_v3

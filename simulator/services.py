@@ -304,7 +304,9 @@ def customer_thread(*, phone: str, channel: str) -> dict:
     customer = [m.as_wire() for m in customer_log.for_chat(phone, channel)]
     messages = sorted(business + customer, key=lambda m: m["at"])
     return {"phone": phone, "channel": channel, "etag": customer_thread_etag(phone=phone, channel=channel),
-            "messages": messages}
+            "messages": messages,
+            # Delivery reports (for any number) the simulated Plivo has yet to post to Parley.
+            "reports_pending": simulator_api().reporter.pending()}
 
 
 def customer_mark_read(*, phone: str) -> list[str]:

@@ -8,12 +8,15 @@ for the whole module, while the database is emptied after every test.
 
 import os
 import re
+import time
 
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 
-from conversations.models import Contact, Message, SendAttempt
+import requests
+
+from conversations.models import Contact, Message, OutboundJob, SendAttempt
 from conversations.tests.live_server import LiveServer, database_url_for_current_connection
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -65,7 +68,9 @@ def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
     live = LiveServer(database_url=database_url, log_path=tmp_path_factory.mktemp("daphne") / "daphne.log", extra_env={
         "PLIVO_SIMULATOR": "true",
         "OUTBOUND_WORKER_EMBEDDED": "true",
-        "SIMULATOR_REPORT_DELAYS": "0.2,0.4,0.6,0.8",
+        # The first report comes after the worker has stored the send's acceptance: a report
+        # racing that commit can deadlock on PostgreSQL (advisory uuid lock vs message row lock).
+        "SIMULATOR_REPORT_DELAYS": "0.8,1.0,1.2,1.4",
         "OUTBOUND_RETRY_BASE_SECONDS": "0.2",
     })
     yield live
@@ -125,6 +130,24 @@ class Screens:
             context.close()
 
 
+def settle(server, timeout=10.0):
+    """Wait until the server stops writing: every send made and every delivery report posted.
+    The database is emptied after each test, and PostgreSQL's TRUNCATE would deadlock with a
+    late report still being stored."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy_jobs = list(OutboundJob.objects.filter(state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT])
+                         .values_list("message_id", "state"))
+        pending = requests.get(f"{server.url}/simulator/phone/thread/", params={"phone": "+14155550100"},
+                               timeout=5).json()["reports_pending"]
+        if not busy_jobs and not pending:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still busy after {timeout} s: jobs {busy_jobs}, {pending} reports to post "
+                                 f"(see {server.log_path})")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def screens(browser, server):
     opened = Screens(browser, server)
@@ -132,7 +155,8 @@ def screens(browser, server):
     try:
         opened.check()
     finally:
-        opened.close()
+        opened.close()  # the phones stop looking, so no further read receipts
+        settle(server)
 
 
 def customer_says(phone, text):
@@ -206,7 +230,7 @@ def test_read_waits_until_the_customer_looks_at_the_chat(screens, agent):
     inbox.keyboard.press("Enter")
     outgoing = inbox.locator("#message-list .msg.out", has_text="Yes, from 10 to 4.")
     expect(outgoing).to_have_attribute("data-status", "delivered", timeout=8000)
-    inbox.wait_for_timeout(1000)  # longer than every report delay: nobody has looked yet
+    inbox.wait_for_timeout(1500)  # longer than every report delay: nobody has looked yet
     expect(outgoing).to_have_attribute("data-status", "delivered")
 
     screens.phone("+14155550132")  # the customer opens the chat
@@ -335,7 +359,7 @@ def test_special_number_4444_never_confirms(screens, agent):
 
     shown = phone.locator(".bubble--theirs", has_text="Did this arrive?")
     expect(shown).to_have_attribute("data-state", "accepted")
-    phone.wait_for_timeout(1000)  # past every report delay
+    phone.wait_for_timeout(1500)  # past every report delay
     expect(shown).to_have_attribute("data-state", "accepted")
     inbox.goto(f"{screens.server.url}/inbox/{sent['body']['conversation_id']}/")
     outgoing = inbox.locator("#message-list .msg.out").last

@@ -24,6 +24,7 @@ the send rate rather than the backoff schedule).
 import argparse
 import multiprocessing
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -151,6 +152,7 @@ def main():
     queue_seconds = time.perf_counter() - started
 
     # 3. Drain with worker processes.
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     workers = [
         subprocess.Popen([str(PYTHON), "manage.py", "run_outbound_worker", "--until-idle", "--interval", "0.05",
@@ -163,6 +165,9 @@ def main():
         if worker.returncode != 0:
             sys.exit(f"worker exited with {worker.returncode}:\n{errors[-3000:]}")
     wall_seconds = time.perf_counter() - started
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = (children_after.ru_utime - children_before.ru_utime) + (children_after.ru_stime - children_before.ru_stime)
+    load = os.getloadavg()[0]
     window = SendAttempt.objects.aggregate(first=Min("started_at"), last=Max("finished_at"))
     drain_seconds = (window["last"] - window["first"]).total_seconds()
 
@@ -187,6 +192,8 @@ def main():
     print(f"  {'Parley workers: wall clock':<34}{args.messages / wall_seconds:>10.0f}{wall_seconds:>10.1f}"
           f"   (incl. process start-up and exit)")
     print(f"  {'queueing (message_send)':<34}{args.messages / queue_seconds:>10.0f}{queue_seconds:>10.1f}")
+    print(f"  worker CPU: {worker_cpu * 1000 / args.messages:.0f} ms per message (user+sys, both processes, incl. "
+          f"start-up); load average {load:.1f} on {os.cpu_count()} CPUs")
     print(f"  requests to Plivo: {len(sends)} ({sum(failures.values())} transient failures: "
           f"{dict(sorted(failures.items()))}), send attempts recorded: {SendAttempt.objects.count()}")
     print(f"  messages: {dict(statuses)}, jobs: {dict(jobs)}, per worker: {dict(sorted(per_worker.items()))}")

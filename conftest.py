@@ -7,6 +7,13 @@ from conversations.permissions import AGENTS_GROUP
 from conversations.tests.factories import UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing a password the production way costs about a second here; tests that log in
+    through a separate server process set a real password themselves."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def agents_group(db):
     return Group.objects.get_or_create(name=AGENTS_GROUP)[0]

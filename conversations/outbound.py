@@ -805,6 +805,9 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         still_ours = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
         message_id = job.message_id
         if outcome.kind == "accepted":
+            from conversations.services.inbound import uuid_lock
+
+            uuid_lock(outcome.plivo_message_uuid)
             OutboundJob.objects.filter(pk=job.pk).update(
                 state=OutboundJob.State.ACCEPTED, lease_expires_at=None, last_error="", updated_at=now)
             not_sending_yet = Q(status_rank__lt=STATUS_RANK[MessageStatus.SENDING])
@@ -880,13 +883,9 @@ def _message_mark_unconfirmed(message_id: int, *, reason: str, now) -> None:
 
 
 def _attach_early_reports(message: Message) -> None:
-    """Apply delivery reports that arrived before the uuid was stored (the webhooks side parks
-    them unmatched). Imported lazily: the webhooks part is optional for the send path."""
-    try:
-        from conversations.services.inbound import status_events_attach
-    except ImportError:
-        logger.debug("conversations.services.inbound is not installed; no early reports to attach")
-        return
+    """Apply delivery reports that arrived before the uuid was stored (parked unmatched)."""
+    from conversations.services.inbound import status_events_attach
+
     status_events_attach(message=message)
 
 

@@ -181,7 +181,7 @@ def status_report_apply(*, report) -> StatusReportOutcome:
         if message is None:
             # Serialise with `status_events_attach` for this uuid, so a report parked while the
             # send's response is being stored cannot be missed by both sides.
-            _uuid_lock(report.message_uuid)
+            uuid_lock(report.message_uuid)
             message = _message_by_uuid(report.message_uuid)
             if message is None and report.ref is not None:
                 message, claimed = _message_for_ref(ref=report.ref, uuid=report.message_uuid)
@@ -216,7 +216,7 @@ def status_events_attach(*, message: Message) -> bool:
     if not uuid:
         return False
     with transaction.atomic():
-        _uuid_lock(uuid)
+        uuid_lock(uuid)
         parked = list(
             MessageStatusEvent.objects.select_for_update().filter(message__isnull=True, plivo_message_uuid=uuid)
         )
@@ -243,8 +243,11 @@ def _message_by_uuid(uuid: str) -> Message | None:
     return Message.objects.select_related("conversation__contact").filter(plivo_message_uuid=uuid).first()
 
 
-def _uuid_lock(uuid: str) -> None:
-    """A transaction-scoped lock on one Plivo uuid (SQLite already serialises writers)."""
+def uuid_lock(uuid: str) -> None:
+    """A transaction-scoped lock on one Plivo uuid (SQLite already serialises writers).
+
+    Lock order: this lock first, then the message row. Whoever stores a send's uuid takes it
+    before updating the message, or a report being parked for that uuid deadlocks with it."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARKED_REPORT_LOCK_NAMESPACE, uuid])

@@ -7,6 +7,7 @@ socket, including the tab that caused a change, gets every event: the browser ha
 update path.
 """
 
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
@@ -45,34 +46,39 @@ def group_send(group: str, message: dict) -> None:
         logger.exception("could not push %s to group %s", message.get("type"), group)
 
 
-def message_created(message) -> InboxEvent:
-    from conversations.serializers import ConversationSerializer, MessageSerializer
+@functools.cache
+def _serializer(name: str):
+    """One instance per output serializer: DRF builds a serializer's fields per instance,
+    which cost more than the serializing itself on the webhook hot path."""
+    from conversations import serializers
 
+    return getattr(serializers, name)()
+
+
+def _represent(name: str, instance) -> dict:
+    return _serializer(name).to_representation(instance)
+
+
+def message_created(message) -> InboxEvent:
     return publish(
         MESSAGE_CREATED,
         {
-            "message": MessageSerializer(message).data,
-            "conversation": ConversationSerializer(message.conversation).data,
+            "message": _represent("MessageSerializer", message),
+            "conversation": _represent("ConversationSerializer", message.conversation),
         },
     )
 
 
 def message_updated(message) -> InboxEvent:
-    from conversations.serializers import MessageSerializer
-
-    return publish(MESSAGE_UPDATED, {"message": MessageSerializer(message).data})
+    return publish(MESSAGE_UPDATED, {"message": _represent("MessageSerializer", message)})
 
 
 def conversation_updated(conversation) -> InboxEvent:
-    from conversations.serializers import ConversationSerializer
-
-    return publish(CONVERSATION_UPDATED, {"conversation": ConversationSerializer(conversation).data})
+    return publish(CONVERSATION_UPDATED, {"conversation": _represent("ConversationSerializer", conversation)})
 
 
 def contact_updated(contact) -> InboxEvent:
-    from conversations.serializers import ContactSerializer
-
-    return publish(CONTACT_UPDATED, {"contact": ContactSerializer(contact).data})
+    return publish(CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)})
 
 
 def close_user_sockets(user_id: int, reason: str) -> None:

@@ -1,5 +1,5 @@
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from conversations import events
@@ -43,21 +43,25 @@ def conversation_mark_read(*, conversation: Conversation) -> Conversation:
 def conversation_record_message(*, conversation: Conversation, message, inbound: bool) -> Conversation:
     """Move the thread's activity markers to `message`; an inbound one also counts as unread
     and reopens a resolved thread. Call inside the transaction that created `message`."""
-    now = timezone.now()
-    newer = Q(last_message_at__isnull=True) | Q(last_message_at__lte=message.created_at)
-    Conversation.objects.filter(newer, pk=conversation.pk).update(
-        last_message=message, last_message_at=message.created_at
-    )
+    # One UPDATE (this runs for every webhook): markers only move forward, since messages
+    # may be stored out of order.
+    at = message.created_at
+    newer = Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)
+    updates = {
+        "last_message": Case(
+            When(newer, then=Value(message.pk)), default=F("last_message"), output_field=models.BigIntegerField()
+        ),
+        "last_message_at": Case(When(newer, then=Value(at)), default=F("last_message_at")),
+        "updated_at": timezone.now(),
+    }
     if inbound:
-        Conversation.objects.filter(pk=conversation.pk).update(unread_count=F("unread_count") + 1, updated_at=now)
-        Conversation.objects.filter(
-            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lte=message.created_at), pk=conversation.pk
-        ).update(last_inbound_at=message.created_at)
-        Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.RESOLVED).update(
-            status=Conversation.Status.OPEN
+        newer_inbound = Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lte=at)
+        updates["unread_count"] = F("unread_count") + 1
+        updates["last_inbound_at"] = Case(When(newer_inbound, then=Value(at)), default=F("last_inbound_at"))
+        updates["status"] = Case(
+            When(status=Conversation.Status.RESOLVED, then=Value(Conversation.Status.OPEN.value)), default=F("status")
         )
-    else:
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
     conversation.refresh_from_db()
     return conversation
 

@@ -1,4 +1,7 @@
-"""Fixtures shared by every app's tests: users in their roles, and API clients."""
+"""Fixtures shared by every app's tests: users in their roles, API clients, the fake Plivo
+API and a real Chromium."""
+
+import os
 
 import pytest
 from django.contrib.auth.models import Group
@@ -93,3 +96,29 @@ def fake_plivo(_fake_plivo_server, settings):
     api.base_url = _fake_plivo_server.base_url
     yield api
     api.reset()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright cannot download its own browser here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Real Chromium through Playwright. Missing Chromium fails the browser tests (`make test`
+    installs it), rather than skipping them silently."""
+    from playwright import sync_api
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed: run `make chromium` (apt-get install -y chromium)")
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls in browser tests
+    # are plain test code, not async code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_api.sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -24,23 +24,18 @@ def contact_get_or_create(*, phone: str, display_name: str = "") -> tuple[Contac
 
 def contact_opt_out(*, contact: Contact, channel: str, reason: str) -> bool:
     """Mark `contact` opted out on `channel`. Returns whether anything changed."""
-    changed = (
-        Contact.objects.filter(pk=contact.pk, **{f"{channel}_opted_out_at__isnull": True}).update(
-            **{f"{channel}_opted_out_at": timezone.now(), f"{channel}_opt_out_reason": reason[:200]},
-            updated_at=timezone.now(),
-        )
-        == 1
-    )
-    if changed:
-        contact.refresh_from_db()
-        events.contact_updated(contact)
-    return changed
+    return _opt_out_set(contact=contact, channel=channel, opted_out_at=timezone.now(), reason=reason[:200])
 
 
 def contact_opt_in(*, contact: Contact, channel: str) -> bool:
+    return _opt_out_set(contact=contact, channel=channel, opted_out_at=None, reason="")
+
+
+def _opt_out_set(*, contact: Contact, channel: str, opted_out_at, reason: str) -> bool:
+    # Conditional UPDATE: a repeated STOP (or START) changes and announces nothing.
     changed = (
-        Contact.objects.filter(pk=contact.pk, **{f"{channel}_opted_out_at__isnull": False}).update(
-            **{f"{channel}_opted_out_at": None, f"{channel}_opt_out_reason": ""},
+        Contact.objects.filter(pk=contact.pk, **{f"{channel}_opted_out_at__isnull": opted_out_at is not None}).update(
+            **{f"{channel}_opted_out_at": opted_out_at, f"{channel}_opt_out_reason": reason},
             updated_at=timezone.now(),
         )
         == 1

@@ -6,7 +6,6 @@ Each test uses its own customer numbers: the simulator keeps its phones in the s
 for the whole module, while the database is emptied after every test.
 """
 
-import os
 import re
 import time
 
@@ -24,9 +23,6 @@ expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 WATCH_SCRIPT = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective));
@@ -42,22 +38,6 @@ new MutationObserver(() => {
   });
 }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make chromium)")
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls here are test code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    playwright = playwright_sync.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    playwright.stop()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="module")

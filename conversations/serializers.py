@@ -7,6 +7,14 @@ from rest_framework import serializers
 from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def _iso(value):
+    """A datetime exactly as DRF's DateTimeField writes it (None stays None)."""
+    return None if value is None else _DATETIME.to_representation(value)
+
+
 class AgentSerializer(serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
 
@@ -48,6 +56,47 @@ class ConversationSerializer(serializers.ModelSerializer):
     assignee = AgentSerializer(read_only=True)
     last_message = MessagePreviewSerializer(read_only=True)
     window_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def to_representation(self, conversation) -> dict:
+        # Written out by hand: this runs for every row of the inbox list and for every webhook's
+        # event, and DRF's field-by-field walk cost more than the query. The declared fields
+        # above stay the contract (schema); a test checks both give the same dict.
+        contact = conversation.contact
+        assignee = conversation.assignee
+        last = conversation.last_message
+        return {
+            "id": conversation.id,
+            "channel": conversation.channel,
+            "status": conversation.status,
+            "contact": {
+                "id": contact.id,
+                "phone": contact.phone,
+                "display_name": contact.display_name,
+                "sms_opted_out_at": _iso(contact.sms_opted_out_at),
+                "sms_opt_out_reason": contact.sms_opt_out_reason,
+                "whatsapp_opted_out_at": _iso(contact.whatsapp_opted_out_at),
+                "whatsapp_opt_out_reason": contact.whatsapp_opt_out_reason,
+                "help_requested_at": _iso(contact.help_requested_at),
+            },
+            "assignee": None
+            if assignee is None
+            else {"id": assignee.id, "username": assignee.username, "name": assignee.get_full_name() or assignee.username},
+            "last_message": None
+            if last is None
+            else {
+                "id": last.id,
+                "direction": last.direction,
+                "kind": last.kind,
+                "text": last.text,
+                "status": last.status,
+                "created_at": _iso(last.created_at),
+            },
+            "last_message_at": _iso(conversation.last_message_at),
+            "last_inbound_at": _iso(conversation.last_inbound_at),
+            "window_expires_at": _iso(conversation.window_expires_at),
+            "unread_count": conversation.unread_count,
+            "updated_at": _iso(conversation.updated_at),
+        }
 
     class Meta:
         model = Conversation

@@ -103,3 +103,25 @@ class TestTemplates:
     def test_database_refuses_a_bad_template_name(self):
         with pytest.raises(IntegrityError):
             MessageTemplate.objects.create(name="Hello World", language="en_US", category="UTILITY", body="x")
+
+
+class TestConversationWireShape:
+    def test_hand_written_conversation_row_equals_the_declared_fields(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+        from rest_framework import serializers as drf
+
+        from conversations.serializers import ConversationSerializer
+        from conversations.tests.factories import UserFactory
+
+        agent = UserFactory(username="rowcheck", first_name="Row", last_name="Check")
+        conversation = ConversationFactory(assignee=agent, channel="whatsapp")
+        message = MessageFactory(conversation=conversation, text="last words")
+        conversation.last_message = message
+        conversation.contact.sms_opted_out_at = timezone.now() - timedelta(days=1)
+        conversation.contact.sms_opt_out_reason = 'Customer sent "STOP"'
+        bare = ConversationFactory(assignee=None, last_inbound_at=None, channel="sms")
+        for row in (conversation, bare):
+            generic = drf.ModelSerializer.to_representation(ConversationSerializer(), row)
+            assert ConversationSerializer(row).data == generic

@@ -13,17 +13,9 @@ from plivo import exceptions as plivo_exceptions
 
 from conversations.models import MessageStatusEvent
 
+from simulator.tests.support import wait_for
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_sdk_send_through_the_mounted_fake_is_accepted_and_can_be_fetched(sdk, sim_api):

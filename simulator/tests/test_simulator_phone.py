@@ -15,20 +15,11 @@ from plivo.utils.template import Template
 
 from conversations.models import Contact, Message, MessageTemplate
 from simulator import services
+from simulator.tests.support import wait_for
 from webhooks.signing import V3_NONCE, V3_SIGNATURE, sign_v3
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CUSTOMER = "+14155550123"
-
-
-def wait_for(predicate, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def inbound(text=None, **filters):

@@ -1,6 +1,7 @@
 """Fixtures for the simulator's tests: the process-wide fake Plivo account, reset, with short
 report delays, and the app served on a real socket so the simulator can call it."""
 
+import contextlib
 import importlib
 import sys
 import time
@@ -24,15 +25,22 @@ def reload_urlconf(settings):
         importlib.reload(module)
 
 
-@pytest.fixture
-def simulator_urls(settings):
-    """pytest-django runs tests with DEBUG off; the simulator exists only with DEBUG on."""
+@contextlib.contextmanager
+def urls_with_debug(settings, debug: bool):
+    """The urlconf as it is built with DEBUG on or off, restored afterwards."""
     original = settings.DEBUG
-    settings.DEBUG = True
+    settings.DEBUG = debug
     reload_urlconf(settings)
     yield
     settings.DEBUG = original
     reload_urlconf(settings)
+
+
+@pytest.fixture
+def simulator_urls(settings):
+    """pytest-django runs tests with DEBUG off; the simulator exists only with DEBUG on."""
+    with urls_with_debug(settings, True):
+        yield
 
 
 @pytest.fixture

@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from simulator.tests.conftest import reload_urlconf
+from simulator.tests.conftest import urls_with_debug
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def production_urls(settings):
-    original = settings.DEBUG
-    settings.DEBUG = False
-    reload_urlconf(settings)
-    yield
-    settings.DEBUG = original
-    reload_urlconf(settings)
+    with urls_with_debug(settings, False):
+        yield
 
 
 def test_simulator_is_not_reachable_with_debug_off(production_urls, settings, db):

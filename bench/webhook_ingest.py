@@ -75,6 +75,13 @@ def server_env(port: int) -> dict:
     return env
 
 
+def server_command(server: str, port: int, app: str) -> list[str]:
+    if server == "uvicorn":
+        return [str(PYTHON), "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--no-access-log", "--log-level", "warning", app]
+    return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
+
+
 def manage(env, *args):
     subprocess.run([str(PYTHON), "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
@@ -250,7 +257,7 @@ def summarize(name: str, result: dict) -> dict:
             "statuses": result["statuses"][kind],
         }
     total_rate = result["total"] / result["elapsed"]
-    cpu = f"; daphne CPU {result['server_cpu_ms']:.2f} ms per request"
+    cpu = f"; server CPU {result['server_cpu_ms']:.2f} ms per request"
     print(f"\n{name}: {result['total']} requests in {result['elapsed']:.2f} s = {total_rate:.0f} req/s{cpu}")
     for kind, row in rows.items():
         rate = f"{row['req_per_s']:.0f} req/s, " if row["req_per_s"] else ""
@@ -271,7 +278,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="alternations of trivial/inbound/status phases")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--app", default="messaging_site.asgi:application", help="ASGI application daphne serves")
+    parser.add_argument("--app", default="messaging_site.asgi:application", help="ASGI application to serve")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="ASGI server (one process either way)")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -305,7 +313,7 @@ def main():
     connection.close()
 
     server = subprocess.Popen(
-        [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), args.app],
+        server_command(args.server, port, args.app),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     figures = {}
@@ -320,7 +328,7 @@ def main():
                     sys.exit("daphne did not start:\n" + server.stderr.read().decode()[-2000:])
                 time.sleep(0.2)
 
-        print(f"daphne on 127.0.0.1:{port}, PostgreSQL {connection.settings_dict['NAME']}, "
+        print(f"{args.server} on 127.0.0.1:{port}, PostgreSQL {connection.settings_dict['NAME']}, "
               f"Redis {'on' if os.environ.get('REDIS_URL') else 'off'}, {args.clients} clients")
         asyncio.run(drive(port, trivial * 300, args.clients))  # warm-up
         pid, clients = server.pid, args.clients

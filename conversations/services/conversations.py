@@ -1,9 +1,9 @@
-from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations import events
 from conversations.models import Contact, Conversation
+from conversations.sql import db_datetime, update_returning
 
 
 def conversation_get_or_create(*, contact: Contact, channel: str) -> tuple[Conversation, bool]:
@@ -42,27 +42,35 @@ def conversation_mark_read(*, conversation: Conversation) -> Conversation:
 
 def conversation_record_message(*, conversation: Conversation, message, inbound: bool) -> Conversation:
     """Move the thread's activity markers to `message`; an inbound one also counts as unread
-    and reopens a resolved thread. Call inside the transaction that created `message`."""
-    # One UPDATE (this runs for every webhook): markers only move forward, since messages
-    # may be stored out of order.
-    at = message.created_at
-    newer = Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)
-    updates = {
-        "last_message": Case(
-            When(newer, then=Value(message.pk)), default=F("last_message"), output_field=models.BigIntegerField()
-        ),
-        "last_message_at": Case(When(newer, then=Value(at)), default=F("last_message_at")),
-        "updated_at": timezone.now(),
-    }
+    and reopens a resolved thread. Call inside the transaction that created `message`.
+
+    Returns `conversation` refreshed to what was written. Markers only move forward, since
+    messages may be stored out of order.
+    """
+    at = db_datetime(message.created_at)
+    newer = "(last_message_at IS NULL OR last_message_at <= %s)"
+    assignments = [
+        f"last_message_id = CASE WHEN {newer} THEN %s ELSE last_message_id END",
+        f"last_message_at = CASE WHEN {newer} THEN %s ELSE last_message_at END",
+        "updated_at = %s",
+    ]
+    params = [at, message.pk, at, at, db_datetime(timezone.now())]
     if inbound:
-        newer_inbound = Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lte=at)
-        updates["unread_count"] = F("unread_count") + 1
-        updates["last_inbound_at"] = Case(When(newer_inbound, then=Value(at)), default=F("last_inbound_at"))
-        updates["status"] = Case(
-            When(status=Conversation.Status.RESOLVED, then=Value(Conversation.Status.OPEN.value)), default=F("status")
-        )
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    conversation.refresh_from_db()
+        assignments += [
+            "unread_count = unread_count + 1",
+            "last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at <= %s THEN %s ELSE last_inbound_at END",
+            "status = CASE WHEN status = %s THEN %s ELSE status END",
+        ]
+        params += [at, at, Conversation.Status.RESOLVED.value, Conversation.Status.OPEN.value]
+    # One statement for every webhook: the update and the re-read together.
+    updated = update_returning(Conversation, assignments=", ".join(assignments), where="id = %s", params=[*params, conversation.pk])
+    for field in Conversation._meta.concrete_fields:
+        changed = getattr(conversation, field.attname) != getattr(updated, field.attname)
+        if field.is_relation and changed and field.is_cached(conversation):
+            field.delete_cached_value(conversation)
+        setattr(conversation, field.attname, getattr(updated, field.attname))
+    if conversation.last_message_id == message.pk:
+        conversation.last_message = message
     return conversation
 
 

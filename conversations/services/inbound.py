@@ -28,8 +28,12 @@ from conversations.models import (
     OutboundJob,
 )
 from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
+from conversations.phone import normalize_phone
 from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+from conversations.sql import insert_unless_conflict
+
+PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +79,8 @@ def message_receive(*, payload) -> tuple[Message, bool]:
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
-    # No look-up first: the INSERT below finds a retry at no extra cost for new messages.
     with transaction.atomic():
-        contact, _ = contact_get_or_create(phone=payload.from_number, display_name=payload.profile_name)
-        conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
+        contact, conversation = _thread_for(payload)
         reply_to = None
         if payload.reply_to_plivo_uuid:
             reply_to = Message.objects.filter(plivo_message_uuid=payload.reply_to_plivo_uuid).first()
@@ -94,26 +96,36 @@ def message_receive(*, payload) -> tuple[Message, bool]:
             reply_to_plivo_uuid=payload.reply_to_plivo_uuid,
             status=MessageStatus.RECEIVED,
         )
-        try:
-            with transaction.atomic():
-                message.save()
-        except IntegrityError:
-            # Plivo's retry of a message we have, or a concurrent copy of this webhook that
-            # committed first (the INSERT waited for it).
-            existing = Message.objects.filter(plivo_message_uuid=payload.message_uuid).first()
-            if existing is None:
-                raise
-            return existing, False
+        # No look-up first: the INSERT finds a retry at no extra cost for new messages. A
+        # concurrent copy of this webhook waits here for the first to commit.
+        if not insert_unless_conflict(message, conflict_target=PLIVO_UUID_CONFLICT):
+            return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
         _keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent)
-        # Reuse what we hold instead of re-reading it for the event payload.
-        conversation.contact = contact
-        if conversation.last_message_id == message.pk:
-            conversation.last_message = message
         message.conversation = conversation
         events.message_created(message)
     return message, True
+
+
+def _thread_for(payload) -> tuple[Contact, Conversation]:
+    """The sender's contact and conversation on this channel, created on first contact."""
+    phone = normalize_phone(payload.from_number)
+    conversation = (
+        Conversation.objects.select_related("contact", "assignee")
+        .filter(contact__phone=phone, channel=payload.channel)
+        .first()
+    )
+    if conversation is None:
+        contact, _ = contact_get_or_create(phone=phone, display_name=payload.profile_name)
+        conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
+        conversation.contact = contact
+        return contact, conversation
+    contact = conversation.contact
+    if payload.profile_name and not contact.display_name:
+        contact.display_name = payload.profile_name
+        contact.save(update_fields=["display_name", "updated_at"])
+    return contact, conversation
 
 
 def _keyword_apply(*, contact: Contact, channel: str, text: str, intent: str) -> None:

@@ -1,14 +1,11 @@
 """The signature check, tested with the attacks it must stop (and the variants it must accept)."""
 
-import logging
-from urllib.parse import urlencode
 
 import pytest
 
 from conversations.models import Message, MessageStatusEvent
 from webhooks.models import SignatureFamilyTally
 from webhooks.signing import (
-    V3_MAIN_ACCOUNT_SIGNATURE,
     V3_NONCE,
     V3_SIGNATURE,
     expected_v3_signature,

@@ -1,0 +1,60 @@
+"""The few hand-written statements of the webhook hot path.
+
+Every Plivo webhook runs them, and building the equivalent ORM statement (conditional
+updates, a savepoint around an insert, a re-read after an update) cost the server several
+times what PostgreSQL spends executing it (`bench/webhook_ingest.py`). The invariants stay in
+the database: the unique constraints decide duplicates, the WHERE clauses decide whether a
+status may move. Everything here runs on PostgreSQL and SQLite (>= 3.35: RETURNING, ON
+CONFLICT with a partial-index target).
+"""
+
+import functools
+
+from django.db import connection
+from django.db.models import Model
+
+
+@functools.cache
+def _insert_sql(model: type[Model], vendor: str, conflict_target: str) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT {conflict_target} DO NOTHING RETURNING {quote(model._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def insert_unless_conflict(instance: Model, *, conflict_target: str) -> bool:
+    """INSERT `instance` unless a row already holds its unique key; True when inserted.
+
+    `conflict_target` names the unique index, e.g. `(dedupe_key)`, or for a partial one
+    `(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL`. A concurrent copy waits for
+    the first to commit and then inserts nothing: no exception, so no savepoint is needed.
+    """
+    sql, fields = _insert_sql(type(instance), connection.vendor, conflict_target)
+    values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
+
+
+def update_returning(model: type[Model], *, assignments: str, where: str, params: list) -> Model | None:
+    """`UPDATE <table> SET <assignments> WHERE <where> RETURNING *` as a model instance (None:
+    no row matched). SET expressions see the row as it was before the update."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    rows = list(model.objects.raw(f"UPDATE {table} SET {assignments} WHERE {where} RETURNING *", params))
+    return rows[0] if rows else None
+
+
+def db_datetime(value):
+    """A datetime as a raw statement's parameter (SQLite stores naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)

@@ -58,3 +58,13 @@ def update_returning(model: type[Model], *, assignments: str, where: str, params
 def db_datetime(value):
     """A datetime as a raw statement's parameter (SQLite stores naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def copy_columns(*, source: Model, target: Model) -> None:
+    """Give `target` the column values of `source` (the same row, read later), dropping any
+    cached related object whose key changed."""
+    for field in type(target)._meta.concrete_fields:
+        value = getattr(source, field.attname)
+        if field.is_relation and getattr(target, field.attname) != value and field.is_cached(target):
+            field.delete_cached_value(target)
+        setattr(target, field.attname, value)

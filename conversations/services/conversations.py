@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from conversations import events
 from conversations.models import Contact, Conversation
-from conversations.sql import db_datetime, update_returning
+from conversations.sql import copy_columns, db_datetime, update_returning
 
 
 def conversation_get_or_create(*, contact: Contact, channel: str) -> tuple[Conversation, bool]:
@@ -64,11 +64,7 @@ def conversation_record_message(*, conversation: Conversation, message, inbound:
         params += [at, at, Conversation.Status.RESOLVED.value, Conversation.Status.OPEN.value]
     # One statement for every webhook: the update and the re-read together.
     updated = update_returning(Conversation, assignments=", ".join(assignments), where="id = %s", params=[*params, conversation.pk])
-    for field in Conversation._meta.concrete_fields:
-        changed = getattr(conversation, field.attname) != getattr(updated, field.attname)
-        if field.is_relation and changed and field.is_cached(conversation):
-            field.delete_cached_value(conversation)
-        setattr(conversation, field.attname, getattr(updated, field.attname))
+    copy_columns(source=updated, target=conversation)
     if conversation.last_message_id == message.pk:
         conversation.last_message = message
     return conversation

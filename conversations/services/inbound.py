@@ -12,8 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import events
@@ -31,7 +29,7 @@ from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
 from conversations.phone import normalize_phone
 from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
-from conversations.sql import insert_unless_conflict
+from conversations.sql import copy_columns, db_datetime, insert_unless_conflict, update_returning
 
 PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
@@ -214,7 +212,7 @@ def status_report_apply(*, report) -> StatusReportOutcome:
 
         change = _status_event_apply(message=message, event=event)
         if change.visible:
-            _status_change_publish(message_id=message.pk, status_moved=change.status_moved)
+            _status_change_publish(message=message, status_moved=change.status_moved)
         return StatusReportOutcome(event=event, message_id=message.pk, changed=change.visible)
 
 
@@ -235,14 +233,14 @@ def status_events_attach(*, message: Message) -> bool:
         if not parked:
             return False
         MessageStatusEvent.objects.filter(pk__in=[event.pk for event in parked], message__isnull=True).update(message=message)
-        message = Message.objects.select_related("conversation__contact").get(pk=message.pk)
+        message = _messages_with_event_relations().get(pk=message.pk)
         visible = status_moved = False
         for event in sorted(parked, key=_report_order):
             change = _status_event_apply(message=message, event=event)
             visible |= change.visible
             status_moved |= change.status_moved
         if visible:
-            _status_change_publish(message_id=message.pk, status_moved=status_moved)
+            _status_change_publish(message=message, status_moved=status_moved)
         return visible
 
 
@@ -251,8 +249,13 @@ def _report_order(event: MessageStatusEvent):
     return (STATUS_RANK.get(status, -1), -1 if event.sequence is None else event.sequence, event.received_at, event.pk)
 
 
+def _messages_with_event_relations():
+    """Messages with what their inbox events show, so publishing a change reads nothing more."""
+    return Message.objects.select_related("conversation__contact", "conversation__assignee", "sent_by", "reply_to")
+
+
 def _message_by_uuid(uuid: str) -> Message | None:
-    return Message.objects.select_related("conversation__contact").filter(plivo_message_uuid=uuid).first()
+    return _messages_with_event_relations().filter(plivo_message_uuid=uuid).first()
 
 
 def uuid_lock(uuid: str) -> None:
@@ -272,7 +275,7 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
     Not claimed: the report belongs to an earlier send of a message that was retried (or
     names a ref sent under another uuid); it is kept in that message's history only.
     """
-    message = Message.objects.select_related("conversation__contact").filter(pk=ref, direction=Message.Direction.OUTBOUND).first()
+    message = _messages_with_event_relations().filter(pk=ref, direction=Message.Direction.OUTBOUND).first()
     if message is None:
         logger.warning("report for %s names ref %s, which is not one of our sends", uuid, ref)
         return None, False
@@ -292,6 +295,7 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
 
 
 def _status_event_store(report, *, message: Message | None) -> MessageStatusEvent | None:
+    """The stored report, or None when Plivo retried one we already have."""
     event = MessageStatusEvent(
         message=message,
         plivo_message_uuid=report.message_uuid,
@@ -301,12 +305,7 @@ def _status_event_store(report, *, message: Message | None) -> MessageStatusEven
         raw_payload=report.raw,
         dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),
     )
-    try:
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:  # Plivo retried a report we already stored
-        return None
-    return event
+    return event if insert_unless_conflict(event, conflict_target="(dedupe_key)") else None
 
 
 @dataclass(frozen=True)
@@ -316,58 +315,70 @@ class _Change:
 
 
 def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Change:
-    """Apply one stored report to its message. The caller publishes the change."""
+    """Apply one stored report to its message (refreshed in place). The caller publishes."""
     if message.direction != Message.Direction.OUTBOUND:
         return _Change()
-    now = timezone.now()
+    now = db_datetime(timezone.now())
     new_status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)
     timestamp_field = STATUS_TIMESTAMP_FIELD.get(new_status)
     is_failure = new_status in FINAL_FAILURE_STATUSES
+    # Only a guess can be overturned: "may not have been sent" after no answer from Plivo.
+    unconfirmed_failure, unconfirmed_failure_params = "(status = %s AND error_code = %s)", [MessageStatus.FAILED.value, UNCONFIRMED_ERROR_CODE]
 
-    unconfirmed_failure = Q(status=MessageStatus.FAILED, error_code=UNCONFIRMED_ERROR_CODE)
-    moved = 0
+    moved = None
     if new_status is not None:
-        # status_sequence is the Sequence of the report that set the current status (or None).
-        updates = {"status": new_status, "status_sequence": event.sequence, "unconfirmed_since": None, "updated_at": now}
+        # status_sequence is the Sequence of the report that set the current status (or NULL).
+        assignments = ["status = %s", "status_sequence = %s", "unconfirmed_since = NULL", "updated_at = %s"]
+        params = [new_status.value, event.sequence, now]
         if timestamp_field:
-            updates[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
+            assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
+            params.append(now)
         if is_failure:
-            updates["error_code"] = event.error_code
-            updates["error_message"] = explain_error_code(event.error_code)
+            assignments += ["error_code = %s", "error_message = %s"]
+            params += [event.error_code, explain_error_code(event.error_code)]
         else:
-            # Only a guess can be overturned: "may not have been sent" after no answer from Plivo.
-            updates["error_code"] = updates["error_message"] = ""
-            updates["failed_at"] = Case(When(unconfirmed_failure, then=Value(None)), default=F("failed_at"))
-        forward = Message.objects.filter(Q(status_rank__lt=STATUS_RANK[new_status]) | unconfirmed_failure, pk=message.pk)
+            assignments += ["error_code = ''", "error_message = ''", f"failed_at = CASE WHEN {unconfirmed_failure} THEN NULL ELSE failed_at END"]
+            params += unconfirmed_failure_params
+        # Forward only, decided in the UPDATE itself so concurrent reports cannot regress it.
+        forward = f"id = %s AND (status_rank < %s OR {unconfirmed_failure})"
+        params += [message.pk, STATUS_RANK[new_status], *unconfirmed_failure_params]
         if event.sequence is not None:
-            forward = forward.filter(Q(status_sequence__isnull=True) | Q(status_sequence__lte=event.sequence))
-        moved = forward.update(**updates)
+            forward += " AND (status_sequence IS NULL OR status_sequence <= %s)"
+            params.append(event.sequence)
+        moved = update_returning(Message, assignments=", ".join(assignments), where=forward, params=params)
 
-    touched = 0
+    touched = None
     if moved:
-        MessageStatusEvent.objects.filter(pk=event.pk).update(applied=True)
+        _execute(f"UPDATE {_table(MessageStatusEvent)} SET applied = %s WHERE id = %s", [True, event.pk])
     else:
         # A late report does not change the status, but it still proves Plivo has the message
         # and tells when that step happened.
-        unconfirmed_note = Q(error_code=UNCONFIRMED_ERROR_CODE, status_rank__lt=STATUS_RANK[MessageStatus.FAILED])
-        touch = {
-            "unconfirmed_since": None,
-            "updated_at": now,
-            "error_code": Case(When(unconfirmed_note, then=Value("")), default=F("error_code")),
-            "error_message": Case(When(unconfirmed_note, then=Value("")), default=F("error_message")),
-        }
-        stale = Q(unconfirmed_since__isnull=False) | unconfirmed_note
+        unconfirmed_note = "(error_code = %s AND status_rank < %s)"
+        note_params = [UNCONFIRMED_ERROR_CODE, STATUS_RANK[MessageStatus.FAILED]]
+        assignments = [
+            "unconfirmed_since = NULL",
+            "updated_at = %s",
+            f"error_code = CASE WHEN {unconfirmed_note} THEN '' ELSE error_code END",
+            f"error_message = CASE WHEN {unconfirmed_note} THEN '' ELSE error_message END",
+        ]
+        params = [now, *note_params, *note_params]
+        stale = f"unconfirmed_since IS NOT NULL OR {unconfirmed_note}"
+        stale_params = list(note_params)
         if timestamp_field:
-            touch[timestamp_field] = Coalesce(F(timestamp_field), Value(now))
-            stale |= Q(**{f"{timestamp_field}__isnull": True})
-        touched = Message.objects.filter(stale, pk=message.pk).update(**touch)
+            assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
+            params.append(now)
+            stale += f" OR {timestamp_field} IS NULL"
+        touched = update_returning(
+            Message, assignments=", ".join(assignments), where=f"id = %s AND ({stale})", params=[*params, message.pk, *stale_params]
+        )
 
     settled = OutboundJob.State.FAILED if is_failure else OutboundJob.State.ACCEPTED
-    OutboundJob.objects.filter(message_id=message.pk, state=OutboundJob.State.UNCONFIRMED).update(
-        state=settled,
-        updated_at=now,
-        last_error=explain_error_code(event.error_code) if is_failure else "",
+    _execute(
+        f"UPDATE {_table(OutboundJob)} SET state = %s, updated_at = %s, last_error = %s WHERE message_id = %s AND state = %s",
+        [settled.value, now, explain_error_code(event.error_code) if is_failure else "", message.pk, OutboundJob.State.UNCONFIRMED.value],
     )
+    if moved or touched:
+        copy_columns(source=moved or touched, target=message)
     if is_failure and event.error_code == OPTED_OUT_ERROR_CODE:
         contact_opt_out(
             contact=message.conversation.contact,
@@ -377,15 +388,21 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
     return _Change(status_moved=bool(moved), visible=bool(moved or touched))
 
 
-def _status_change_publish(*, message_id: int, status_moved: bool) -> None:
-    message = Message.objects.select_related("sent_by", "reply_to").get(pk=message_id)
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _status_change_publish(*, message: Message, status_moved: bool) -> None:
+    """Announce a message whose status or timestamps changed (loaded by
+    `_messages_with_event_relations`, refreshed by `_status_event_apply`)."""
     events.message_updated(message)
-    if status_moved:
+    conversation = message.conversation
+    if status_moved and conversation.last_message_id == message.pk:
         # The inbox list shows the last message's status: its conversation changed too.
-        conversation = (
-            Conversation.objects.select_related("contact", "assignee", "last_message")
-            .filter(pk=message.conversation_id, last_message_id=message_id)
-            .first()
-        )
-        if conversation is not None:
-            events.conversation_updated(conversation)
+        conversation.last_message = message
+        events.conversation_updated(conversation)

@@ -27,6 +27,7 @@ from conversations.models import (
 )
 from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
 from conversations.phone import normalize_phone
+from conversations.selectors import conversation_for_sender, message_with_event_relations
 from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
 from conversations.sql import copy_columns, db_datetime, insert_unless_conflict, update_returning
@@ -109,11 +110,7 @@ def message_receive(*, payload) -> tuple[Message, bool]:
 def _thread_for(payload) -> tuple[Contact, Conversation]:
     """The sender's contact and conversation on this channel, created on first contact."""
     phone = normalize_phone(payload.from_number)
-    conversation = (
-        Conversation.objects.select_related("contact", "assignee")
-        .filter(contact__phone=phone, channel=payload.channel)
-        .first()
-    )
+    conversation = conversation_for_sender(phone=phone, channel=payload.channel)
     if conversation is None:
         contact, _ = contact_get_or_create(phone=phone, display_name=payload.profile_name)
         conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
@@ -233,7 +230,7 @@ def status_events_attach(*, message: Message) -> bool:
         if not parked:
             return False
         MessageStatusEvent.objects.filter(pk__in=[event.pk for event in parked], message__isnull=True).update(message=message)
-        message = _messages_with_event_relations().get(pk=message.pk)
+        message = message_with_event_relations(pk=message.pk)
         visible = status_moved = False
         for event in sorted(parked, key=_report_order):
             change = _status_event_apply(message=message, event=event)
@@ -249,13 +246,8 @@ def _report_order(event: MessageStatusEvent):
     return (STATUS_RANK.get(status, -1), -1 if event.sequence is None else event.sequence, event.received_at, event.pk)
 
 
-def _messages_with_event_relations():
-    """Messages with what their inbox events show, so publishing a change reads nothing more."""
-    return Message.objects.select_related("conversation__contact", "conversation__assignee", "sent_by", "reply_to")
-
-
 def _message_by_uuid(uuid: str) -> Message | None:
-    return _messages_with_event_relations().filter(plivo_message_uuid=uuid).first()
+    return message_with_event_relations(plivo_uuid=uuid)
 
 
 def uuid_lock(uuid: str) -> None:
@@ -275,8 +267,8 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
     Not claimed: the report belongs to an earlier send of a message that was retried (or
     names a ref sent under another uuid); it is kept in that message's history only.
     """
-    message = _messages_with_event_relations().filter(pk=ref, direction=Message.Direction.OUTBOUND).first()
-    if message is None:
+    message = message_with_event_relations(pk=ref)
+    if message is None or message.direction != Message.Direction.OUTBOUND:
         logger.warning("report for %s names ref %s, which is not one of our sends", uuid, ref)
         return None, False
     earlier_send = MessageStatusEvent.objects.filter(message=message, plivo_message_uuid=uuid).exists()
@@ -399,7 +391,7 @@ def _execute(sql: str, params: list) -> None:
 
 def _status_change_publish(*, message: Message, status_moved: bool) -> None:
     """Announce a message whose status or timestamps changed (loaded by
-    `_messages_with_event_relations`, refreshed by `_status_event_apply`)."""
+    `message_with_event_relations`, refreshed by `_status_event_apply`)."""
     events.message_updated(message)
     conversation = message.conversation
     if status_moved and conversation.last_message_id == message.pk:

@@ -300,6 +300,13 @@ def main():
     django.setup()
     from django.db import connection
 
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    # The channel layer starts empty like the database: sockets left in the inbox group by an
+    # earlier run (or a test suite sharing this Redis db) would add fan-out no agent sees.
+    async_to_sync(get_channel_layer().flush)()
+
     rng = random.Random(args.seed)
     outbound = seed_outbound(args.outbound)
     inbound, inbound_uuids = inbound_requests(args.inbound, port, rng)

@@ -44,8 +44,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def inbox_event(self, message):
-        await self.send_json(message["event"])
+    async def inbox_events(self, message):
+        for event in message["events"]:
+            await self.send_json(event)
 
     async def session_revoked(self, message):
         await self.send_json({"type": "session.revoked", "reason": message.get("reason", "")})

@@ -31,10 +31,15 @@ def user_group(user_id: int) -> str:
 
 
 def publish(event_type: str, payload: dict) -> InboxEvent:
-    event = InboxEvent.objects.create(type=event_type, payload=payload)
-    wire = {"type": "inbox.event", "event": event.as_wire()}
+    return publish_together([(event_type, payload)])[0]
+
+
+def publish_together(events: list[tuple[str, dict]]) -> list[InboxEvent]:
+    """Several events of one change, logged in order and pushed in one channel-layer message."""
+    logged = [InboxEvent.objects.create(type=event_type, payload=payload) for event_type, payload in events]
+    wire = {"type": "inbox.events", "events": [event.as_wire() for event in logged]}
     transaction.on_commit(lambda: group_send(INBOX_GROUP, wire))
-    return event
+    return logged
 
 
 def group_send(group: str, message: dict) -> None:
@@ -69,8 +74,12 @@ def message_created(message) -> InboxEvent:
     )
 
 
-def message_updated(message) -> InboxEvent:
-    return publish(MESSAGE_UPDATED, {"message": _represent("MessageSerializer", message)})
+def message_updated(message, *, conversation=None) -> None:
+    """A message changed; pass its `conversation` when that changed too (one push for both)."""
+    events = [(MESSAGE_UPDATED, {"message": _represent("MessageSerializer", message)})]
+    if conversation is not None:
+        events.append((CONVERSATION_UPDATED, {"conversation": _represent("ConversationSerializer", conversation)}))
+    publish_together(events)
 
 
 def conversation_updated(conversation) -> InboxEvent:

@@ -392,9 +392,10 @@ def _execute(sql: str, params: list) -> None:
 def _status_change_publish(*, message: Message, status_moved: bool) -> None:
     """Announce a message whose status or timestamps changed (loaded by
     `message_with_event_relations`, refreshed by `_status_event_apply`)."""
-    events.message_updated(message)
     conversation = message.conversation
     if status_moved and conversation.last_message_id == message.pk:
         # The inbox list shows the last message's status: its conversation changed too.
         conversation.last_message = message
-        events.conversation_updated(conversation)
+        events.message_updated(message, conversation=conversation)
+    else:
+        events.message_updated(message)

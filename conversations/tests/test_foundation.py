@@ -115,8 +115,9 @@ class TestEventLog:
             assert receive_or_none(layer, channel) is None
         received = [async_to_sync(layer.receive)(channel) for _ in range(2)]
         assert second.id > first.id
-        assert [m["event"]["cursor"] for m in received] == [first.id, second.id]
-        assert received[0]["event"]["payload"]["conversation"]["id"] == conversation.id
+        pushed = [event for message in received for event in message["events"]]
+        assert [event["cursor"] for event in pushed] == [first.id, second.id]
+        assert pushed[0]["payload"]["conversation"]["id"] == conversation.id
 
     def test_rolled_back_change_publishes_nothing(self, settings):
         from django.db import transaction

@@ -125,3 +125,26 @@ class TestConversationWireShape:
         for row in (conversation, bare):
             generic = drf.ModelSerializer.to_representation(ConversationSerializer(), row)
             assert ConversationSerializer(row).data == generic
+
+
+class TestMessageWireShape:
+    def test_hand_written_message_equals_the_declared_fields(self):
+        from django.utils import timezone
+        from rest_framework import serializers as drf
+
+        from conversations.serializers import MessageSerializer
+        from conversations.tests.factories import UserFactory
+
+        agent = UserFactory(username="msgcheck", first_name="Msg", last_name="Check")
+        conversation = ConversationFactory(channel="whatsapp")
+        question = MessageFactory(conversation=conversation, text="which size?")
+        answer = MessageFactory(
+            conversation=conversation, direction="outbound", status="failed", sent_by=agent, reply_to=question,
+            media=[{"url": "https://example.com/a.jpg", "content_type": "image/jpeg"}], payload={"button": {"text": "M"}},
+            error_code="unconfirmed", error_message="may not have been sent", unconfirmed_since=timezone.now(),
+            plivo_message_uuid="uuid-wire-shape", idempotency_key="key-1", sent_at=timezone.now(), failed_at=timezone.now(),
+        )
+        for message in (question, answer):
+            generic = drf.ModelSerializer.to_representation(MessageSerializer(), message)
+            assert MessageSerializer(message).data == generic
+            assert set(generic) == set(MessageSerializer.Meta.fields)

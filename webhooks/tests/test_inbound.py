@@ -125,10 +125,10 @@ class TestEvents:
     def test_the_push_reaches_the_inbox_group(self, webhooks, inbox_listener, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             webhooks.inbound("whatsapp_text")
-        pushed = inbox_listener()
-        assert [item["event"]["type"] for item in pushed] == ["message.created"]
-        assert pushed[0]["event"]["payload"]["message"]["text"] == "Hello! Can I change my delivery address?"
-        assert pushed[0]["event"]["cursor"] == InboxEvent.objects.get().pk
+        pushed = [event for item in inbox_listener() for event in item["events"]]
+        assert [event["type"] for event in pushed] == ["message.created"]
+        assert pushed[0]["payload"]["message"]["text"] == "Hello! Can I change my delivery address?"
+        assert pushed[0]["cursor"] == InboxEvent.objects.get().pk
 
 
 class TestRefused:

@@ -115,6 +115,22 @@ class TestDuplicates:
         event = InboxEvent.objects.get(type="conversation.updated")
         assert event.payload["conversation"]["last_message"]["status"] == "delivered"
 
+    def test_message_and_conversation_change_reach_the_sockets_in_one_push_in_cursor_order(
+        self, webhooks, sent_message, conversation, inbox_listener, django_capture_on_commit_callbacks
+    ):
+        conversation.last_message = sent_message
+        conversation.save()
+        with django_capture_on_commit_callbacks(execute=True):
+            report(webhooks, "read", 4)
+        pushes = inbox_listener()
+        assert len(pushes) == 1
+        pushed = [(event["type"], event["cursor"]) for event in pushes[0]["events"]]
+        assert pushed == list(InboxEvent.objects.order_by("id").values_list("type", "id"))
+        assert [event_type for event_type, _ in pushed] == ["message.updated", "conversation.updated"]
+        message_event, conversation_event = pushes[0]["events"]
+        assert message_event["payload"]["message"]["status"] == "read"
+        assert conversation_event["payload"]["conversation"]["last_message"]["status"] == "read"
+
     def test_a_report_that_changes_nothing_visible_publishes_nothing(self, webhooks, sent_message):
         report(webhooks, "read", 4)
         report(webhooks, "sent", 2)  # sets sent_at: visible

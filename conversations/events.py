@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from conversations.models import InboxEvent
+from conversations.sql import insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ def publish(event_type: str, payload: dict) -> InboxEvent:
 
 def publish_together(events: list[tuple[str, dict]]) -> list[InboxEvent]:
     """Several events of one change, logged in order and pushed in one channel-layer message."""
-    logged = [InboxEvent.objects.create(type=event_type, payload=payload) for event_type, payload in events]
+    logged = [InboxEvent(type=event_type, payload=payload) for event_type, payload in events]
+    for event in logged:
+        insert_row(event)
     wire = {"type": "inbox.events", "events": [event.as_wire() for event in logged]}
     transaction.on_commit(lambda: group_send(INBOX_GROUP, wire))
     return logged

@@ -1,5 +1,7 @@
 """Phone numbers: every number Parley stores or dials is E.164, normalised by `phonenumbers`."""
 
+import functools
+
 import phonenumbers
 from django.conf import settings
 
@@ -16,7 +18,12 @@ def normalize_phone(raw: str, *, strict: bool = False) -> str:
     `strict` (numbers we are about to dial) also requires the number to be valid for its
     country; numbers Plivo gives us only have to be possible, so no inbound is refused.
     """
-    text = (raw or "").strip()
+    return _normalize((raw or "").strip(), settings.PHONE_DEFAULT_REGION, strict)
+
+
+@functools.lru_cache(maxsize=10_000)
+def _normalize(text: str, default_region: str, strict: bool) -> str:
+    # Cached: every webhook normalises the same few numbers (ours, and each regular customer's).
     if not text:
         raise InvalidPhoneNumber("A phone number is required.")
     digits_only = text.replace(" ", "").replace("-", "").isdigit()
@@ -28,7 +35,7 @@ def normalize_phone(raw: str, *, strict: bool = False) -> str:
     else:
         if digits_only:
             candidates.append(("+" + text, None))  # Plivo sends E.164 without the plus
-        candidates.append((text, settings.PHONE_DEFAULT_REGION))
+        candidates.append((text, default_region))
     reason = "This is not a phone number."
     for candidate, region in candidates:
         try:

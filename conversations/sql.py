@@ -15,26 +15,28 @@ from django.db.models import Model
 
 
 @functools.cache
-def _insert_sql(model: type[Model], vendor: str, conflict_target: str) -> tuple[str, tuple]:
+def _insert_sql(model: type[Model], vendor: str, conflict_target: str | None) -> tuple[str, tuple]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
+    on_conflict = f"ON CONFLICT {conflict_target} DO NOTHING " if conflict_target else ""
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
-        f"ON CONFLICT {conflict_target} DO NOTHING RETURNING {quote(model._meta.pk.column)}"
+        f"{on_conflict}RETURNING {quote(model._meta.pk.column)}"
     )
     return sql, fields
 
 
-def insert_unless_conflict(instance: Model, *, conflict_target: str) -> bool:
-    """INSERT `instance` unless a row already holds its unique key; True when inserted.
+def insert_row(instance: Model, *, unless_conflict_on: str | None = None) -> bool:
+    """INSERT `instance` (its pk is set); with `unless_conflict_on`, only if no row holds its
+    unique key yet. True when inserted.
 
-    `conflict_target` names the unique index, e.g. `(dedupe_key)`, or for a partial one
+    `unless_conflict_on` names the unique index, e.g. `(dedupe_key)`, or for a partial one
     `(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL`. A concurrent copy waits for
     the first to commit and then inserts nothing: no exception, so no savepoint is needed.
     """
-    sql, fields = _insert_sql(type(instance), connection.vendor, conflict_target)
+    sql, fields = _insert_sql(type(instance), connection.vendor, unless_conflict_on)
     values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)

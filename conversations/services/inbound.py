@@ -26,11 +26,10 @@ from conversations.models import (
     OutboundJob,
 )
 from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
-from conversations.phone import normalize_phone
 from conversations.selectors import conversation_for_sender, message_with_event_relations
 from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
-from conversations.sql import copy_columns, db_datetime, insert_unless_conflict, update_returning
+from conversations.sql import copy_columns, db_datetime, insert_row, update_returning
 
 PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
@@ -97,7 +96,7 @@ def message_receive(*, payload) -> tuple[Message, bool]:
         )
         # No look-up first: the INSERT finds a retry at no extra cost for new messages. A
         # concurrent copy of this webhook waits here for the first to commit.
-        if not insert_unless_conflict(message, conflict_target=PLIVO_UUID_CONFLICT):
+        if not insert_row(message, unless_conflict_on=PLIVO_UUID_CONFLICT):
             return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
@@ -109,7 +108,7 @@ def message_receive(*, payload) -> tuple[Message, bool]:
 
 def _thread_for(payload) -> tuple[Contact, Conversation]:
     """The sender's contact and conversation on this channel, created on first contact."""
-    phone = normalize_phone(payload.from_number)
+    phone = payload.from_number  # E.164 already
     conversation = conversation_for_sender(phone=phone, channel=payload.channel)
     if conversation is None:
         contact, _ = contact_get_or_create(phone=phone, display_name=payload.profile_name)
@@ -297,7 +296,7 @@ def _status_event_store(report, *, message: Message | None) -> MessageStatusEven
         raw_payload=report.raw,
         dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),
     )
-    return event if insert_unless_conflict(event, conflict_target="(dedupe_key)") else None
+    return event if insert_row(event, unless_conflict_on="(dedupe_key)") else None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Benchmark: signed Plivo webhooks against the real app, side by side with a trivial view.
 
-Serves Parley with daphne (one process) on PostgreSQL (+ Redis when REDIS_URL is set), then
+Serves Parley with daphne (or `--server uvicorn`, after `pip install "uvicorn[standard]"`; one
+process either way) on PostgreSQL (+ Redis when REDIS_URL is set), then
 drives it with 16 concurrent keep-alive clients in this order, all in one run:
 
   trivial   GET /healthz/                      (the same server's cheapest view)
@@ -77,6 +78,10 @@ def server_env(port: int) -> dict:
 
 def server_command(server: str, port: int, app: str) -> list[str]:
     if server == "uvicorn":
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            sys.exit('--server uvicorn needs uvicorn: .venv/bin/pip install "uvicorn[standard]"')
         return [str(PYTHON), "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                 "--no-access-log", "--log-level", "warning", app]
     return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]

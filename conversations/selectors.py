@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from conversations.models import Contact, Conversation, InboxEvent, Message
-from conversations.sql import select_one
+from conversations.sql import select_one, table
 
 
 class InvalidCursor(ValueError):
@@ -343,17 +343,13 @@ def inbox_events_after(*, after: int, limit: int = 500) -> EventPage:
 # querysets, which the ORM rebuilt for every request at several times the database's cost.
 
 
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def conversation_for_sender(*, phone: str, channel: str) -> Conversation | None:
     """The conversation of the contact with E.164 `phone` on `channel`, with its contact and
     assignee, or None on first contact."""
     row = select_one(
         {"cv": Conversation, "ct": Contact, "ag": get_user_model()},
-        f"FROM {_table(Conversation)} cv JOIN {_table(Contact)} ct ON ct.id = cv.contact_id "
-        f"LEFT JOIN {_table(get_user_model())} ag ON ag.id = cv.assignee_id WHERE ct.phone = %s AND cv.channel = %s",
+        f"FROM {table(Conversation)} cv JOIN {table(Contact)} ct ON ct.id = cv.contact_id "
+        f"LEFT JOIN {table(get_user_model())} ag ON ag.id = cv.assignee_id WHERE ct.phone = %s AND cv.channel = %s",
         [phone, channel],
     )
     if row is None:
@@ -366,13 +362,13 @@ def conversation_for_sender(*, phone: str, channel: str) -> Conversation | None:
 def message_with_event_relations(*, plivo_uuid: str | None = None, pk: int | None = None) -> Message | None:
     """One message by Plivo uuid or id, with everything its inbox events show: sender,
     replied-to message, conversation, contact and assignee."""
-    user = _table(get_user_model())
+    user = table(get_user_model())
     where, params = ("m.plivo_message_uuid = %s", [plivo_uuid]) if plivo_uuid is not None else ("m.id = %s", [pk])
     row = select_one(
         {"m": Message, "cv": Conversation, "ct": Contact, "ag": get_user_model(), "sb": get_user_model(), "rt": Message},
-        f"FROM {_table(Message)} m JOIN {_table(Conversation)} cv ON cv.id = m.conversation_id "
-        f"JOIN {_table(Contact)} ct ON ct.id = cv.contact_id LEFT JOIN {user} ag ON ag.id = cv.assignee_id "
-        f"LEFT JOIN {user} sb ON sb.id = m.sent_by_id LEFT JOIN {_table(Message)} rt ON rt.id = m.reply_to_id WHERE {where}",
+        f"FROM {table(Message)} m JOIN {table(Conversation)} cv ON cv.id = m.conversation_id "
+        f"JOIN {table(Contact)} ct ON ct.id = cv.contact_id LEFT JOIN {user} ag ON ag.id = cv.assignee_id "
+        f"LEFT JOIN {user} sb ON sb.id = m.sent_by_id LEFT JOIN {table(Message)} rt ON rt.id = m.reply_to_id WHERE {where}",
         params,
     )
     if row is None:

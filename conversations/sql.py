@@ -14,6 +14,16 @@ from django.db import connection
 from django.db.models import Model
 
 
+def table(model: type[Model]) -> str:
+    """The model's table name, quoted for a raw statement."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 @functools.cache
 def _insert_sql(model: type[Model], vendor: str, conflict_target: str | None) -> tuple[str, tuple]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
@@ -22,7 +32,7 @@ def _insert_sql(model: type[Model], vendor: str, conflict_target: str | None) ->
     placeholders = ", ".join(["%s"] * len(fields))
     on_conflict = f"ON CONFLICT {conflict_target} DO NOTHING " if conflict_target else ""
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) "
         f"{on_conflict}RETURNING {quote(model._meta.pk.column)}"
     )
     return sql, fields
@@ -52,8 +62,7 @@ def insert_row(instance: Model, *, unless_conflict_on: str | None = None) -> boo
 def update_returning(model: type[Model], *, assignments: str, where: str, params: list) -> Model | None:
     """`UPDATE <table> SET <assignments> WHERE <where> RETURNING *` as a model instance (None:
     no row matched). SET expressions see the row as it was before the update."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    rows = list(model.objects.raw(f"UPDATE {table} SET {assignments} WHERE {where} RETURNING *", params))
+    rows = list(model.objects.raw(f"UPDATE {table(model)} SET {assignments} WHERE {where} RETURNING *", params))
     return rows[0] if rows else None
 
 

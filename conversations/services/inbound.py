@@ -29,7 +29,7 @@ from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
 from conversations.selectors import conversation_for_sender, message_with_event_relations
 from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
-from conversations.sql import copy_columns, db_datetime, insert_row, update_returning
+from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
 
 PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
@@ -340,7 +340,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
 
     touched = None
     if moved:
-        _execute(f"UPDATE {_table(MessageStatusEvent)} SET applied = %s WHERE id = %s", [True, event.pk])
+        execute(f"UPDATE {table(MessageStatusEvent)} SET applied = %s WHERE id = %s", [True, event.pk])
     else:
         # A late report does not change the status, but it still proves Plivo has the message
         # and tells when that step happened.
@@ -364,8 +364,8 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
         )
 
     settled = OutboundJob.State.FAILED if is_failure else OutboundJob.State.ACCEPTED
-    _execute(
-        f"UPDATE {_table(OutboundJob)} SET state = %s, updated_at = %s, last_error = %s WHERE message_id = %s AND state = %s",
+    execute(
+        f"UPDATE {table(OutboundJob)} SET state = %s, updated_at = %s, last_error = %s WHERE message_id = %s AND state = %s",
         [settled.value, now, explain_error_code(event.error_code) if is_failure else "", message.pk, OutboundJob.State.UNCONFIRMED.value],
     )
     if moved or touched:
@@ -377,15 +377,6 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
             reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: the recipient opted out (STOP)",
         )
     return _Change(status_moved=bool(moved), visible=bool(moved or touched))
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _execute(sql: str, params: list) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _status_change_publish(*, message: Message, status_moved: bool) -> None:

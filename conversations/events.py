@@ -9,10 +9,12 @@ update path.
 
 import functools
 import logging
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
 from conversations.models import InboxEvent
 from conversations.sql import insert_row
@@ -91,6 +93,20 @@ def conversation_updated(conversation) -> InboxEvent:
 
 def contact_updated(contact) -> InboxEvent:
     return publish(CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)})
+
+
+def inbox_events_prune(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete log entries older than `older_than`, in batches, always keeping the newest (the
+    cursor new pages start from). A page whose cursor falls in the pruned range is told to
+    reload (`selectors.inbox_events_after`). Returns how many were deleted."""
+    newest = InboxEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    if newest is None:
+        return 0
+    old = InboxEvent.objects.filter(created_at__lt=timezone.now() - older_than, id__lt=newest)
+    deleted = 0
+    while ids := list(old.order_by("id").values_list("id", flat=True)[:batch]):
+        deleted += InboxEvent.objects.filter(id__in=ids).delete()[0]
+    return deleted
 
 
 def close_user_sockets(user_id: int, reason: str) -> None:

@@ -2,7 +2,8 @@
 
 It is built on django-tasks-db (tasks are claimed with its `SELECT ... FOR UPDATE SKIP LOCKED`
 and run by its `Worker.run_task`) plus what that backend lacks: leases on `OutboundJob`, a
-sweeper for expired leases, unconfirmed sends and lost tasks, and retries with backoff (see
+sweeper for expired leases, unconfirmed sends and lost tasks (which also prunes old inbox
+events hourly), and retries with backoff (see
 `conversations/outbound.py`). Any number of workers may run; `manage.py run_outbound_worker`
 runs one per process, and with OUTBOUND_WORKER_EMBEDDED the web process runs one in a thread.
 """
@@ -14,6 +15,7 @@ import threading
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 from django_tasks_db.compat import TaskResultStatus
@@ -21,12 +23,14 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseTask
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from conversations.events import inbox_events_prune
 from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, worker_name_set
 
 logger = logging.getLogger(__name__)
 
 TASK_BACKEND = "default"
 DATABASE_RETRY_SECONDS = 5
+INBOX_EVENT_PRUNE_INTERVAL_SECONDS = 3600
 
 
 class WorkerLost(Exception):
@@ -43,6 +47,7 @@ class OutboundWorker:
         self.stop_event = threading.Event()
         self.tasks_run = 0
         self._next_sweep = 0.0
+        self._next_prune = 0.0
         self._runner = DatabaseTaskWorker(
             queue_names=[OUTBOUND_QUEUE], interval=interval, batch=False, backend_name=TASK_BACKEND,
             startup_delay=False, max_tasks=None, worker_id=self.worker_id, excluded_queue_names=[],
@@ -114,6 +119,11 @@ class OutboundWorker:
             raise
         if any(counts.values()) or abandoned:
             logger.info("outbound sweep: %s, abandoned tasks closed: %d", counts, abandoned)
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + INBOX_EVENT_PRUNE_INTERVAL_SECONDS
+            pruned = inbox_events_prune(older_than=timedelta(days=settings.INBOX_EVENT_RETENTION_DAYS))
+            if pruned:
+                logger.info("pruned %d inbox events older than %d days", pruned, settings.INBOX_EVENT_RETENTION_DAYS)
 
     def _work_left(self) -> bool:
         from conversations.models import OutboundJob

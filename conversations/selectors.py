@@ -328,6 +328,10 @@ def inbox_event_head() -> int:
 
 def inbox_events_after(*, after: int, limit: int = 500) -> EventPage:
     events = list(InboxEvent.objects.filter(id__gt=after).order_by("id")[: limit + 1])
+    if after > 0 and events and events[0].id > after + 1 and not InboxEvent.objects.filter(id__lte=after).exists():
+        # A gap after the cursor and the cursor's own event gone: pruning (which removes the
+        # oldest events) went past this page, which may have missed what lay between.
+        return EventPage(events=[], last_cursor=inbox_event_head(), reset=True)
     if len(events) > limit:
         return EventPage(events=[], last_cursor=inbox_event_head(), reset=True)
     if not events:

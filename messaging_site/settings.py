@@ -159,6 +159,9 @@ OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=5)
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=20.0)
 OUTBOUND_LEASE_SECONDS = env.int("OUTBOUND_LEASE_SECONDS", default=60)
 OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS = env.int("OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS", default=600)
+# The outbound worker deletes inbox events older than this (hourly); a page idle for longer
+# reloads instead of catching up.
+INBOX_EVENT_RETENTION_DAYS = env.int("INBOX_EVENT_RETENTION_DAYS", default=7)
 OUTBOUND_SEND_RATE = env.str("OUTBOUND_SEND_RATE", default="60/min")
 
 # --- Plivo ---------------------------------------------------------------------------------

@@ -338,6 +338,42 @@ class TestEventReplay:
         assert body["reset"] is True and body["last_cursor"] == head
 
 
+class TestEventPruning:
+    def age(self, event, days):
+        InboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(days=days))
+
+    def test_prune_deletes_only_events_past_retention_and_keeps_the_newest(self):
+        conversation = conversation_at(1)
+        old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        self.age(old, 8)
+        assert events.inbox_events_prune(older_than=timedelta(days=7)) == 1
+        assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]
+        self.age(recent, 30)  # an idle inbox: the newest stays, new pages start from it
+        assert events.inbox_events_prune(older_than=timedelta(days=7)) == 0
+        assert InboxEvent.objects.get().id == recent.id
+
+    def test_a_page_whose_cursor_was_pruned_reloads_instead_of_missing_events(self, agent_client):
+        conversation = conversation_at(1)
+        logged = [events.conversation_updated(conversation) for _ in range(4)]
+        for event in logged[:3]:
+            self.age(event, 8)
+        events.inbox_events_prune(older_than=timedelta(days=7), batch=2)
+        body = agent_client.get("/api/v1/events/", {"after": logged[0].id}).json()
+        assert body == {"events": [], "last_cursor": logged[3].id, "reset": True}
+
+    def test_a_gap_left_by_a_rolled_back_change_is_not_mistaken_for_pruning(self, agent_client):
+        from django.db import transaction
+
+        conversation = conversation_at(1)
+        first = events.conversation_updated(conversation)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.conversation_updated(conversation)
+            raise RuntimeError("the change fails after its event was written")
+        last = events.conversation_updated(conversation)
+        body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
+        assert [event["cursor"] for event in body["events"]] == [last.id] and body["reset"] is False
+
+
 def test_schema_documents_every_inbox_endpoint(agent_client):
     schema = agent_client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     for path in (

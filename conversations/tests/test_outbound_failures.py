@@ -341,3 +341,15 @@ def test_worker_survives_the_database_going_away(fake_plivo, monkeypatch):
     monkeypatch.setattr(outbound_worker.OutboundWorker, "run_one", flaky_run_one)
     drain()
     assert failures and reload(message).status == MessageStatus.SENDING
+
+
+def test_the_worker_prunes_inbox_events_past_retention(settings):
+    from conversations import events
+    from conversations.tests.factories import ConversationFactory
+
+    settings.INBOX_EVENT_RETENTION_DAYS = 7
+    conversation = ConversationFactory()
+    old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+    InboxEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    drain()
+    assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]

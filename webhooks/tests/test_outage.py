@@ -58,3 +58,60 @@ def test_status_report_during_an_outage_is_retried_too(webhooks):
     with database_unreachable():
         assert webhooks.status().status_code == 503
     assert webhooks.status().status_code == 200
+
+
+@contextlib.contextmanager
+def lock_timeout(milliseconds: int):
+    """New pooled connections wait at most `milliseconds` for a row lock (as configured by
+    DATABASE_LOCK_TIMEOUT_MS, but short enough for a test)."""
+    original = copy.deepcopy(connection.settings_dict)
+    connection.close()
+    connection.close_pool()
+    connection.settings_dict["OPTIONS"]["options"] = f"-c lock_timeout={milliseconds}"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.close_pool()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)
+
+
+@pytest.mark.postgres
+def test_configured_lock_timeout_reaches_every_pooled_connection():
+    from django.conf import settings
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        shown = cursor.fetchone()[0]
+    assert settings.DATABASES["default"]["OPTIONS"]["options"] == "-c lock_timeout=3000"
+    assert shown == "3s"
+
+
+@pytest.mark.postgres
+def test_a_row_held_by_a_stuck_transaction_answers_503_fast_and_the_retry_stores_once(webhooks):
+    import time
+
+    import psycopg
+
+    from conversations.models import Conversation
+
+    assert webhooks.inbound("sms").status_code == 200  # the customer's conversation exists
+    conversation = Conversation.objects.get()
+    params = connection.get_connection_params()
+    stuck = psycopg.connect(**{key: params[key] for key in ("dbname", "user", "host", "port") if key in params})
+    try:
+        stuck.execute("SELECT id FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.pk])
+        with lock_timeout(300):
+            started = time.monotonic()
+            response = webhooks.inbound("sms", MessageUUID="9a1b2c3d-0000-4000-8000-00000000beef")
+            waited = time.monotonic() - started
+        assert response.status_code == 503 and response["Retry-After"]
+        assert waited < 3
+        assert not Message.objects.filter(plivo_message_uuid="9a1b2c3d-0000-4000-8000-00000000beef").exists()
+    finally:
+        stuck.rollback()
+        stuck.close()
+    retry = webhooks.inbound("sms", MessageUUID="9a1b2c3d-0000-4000-8000-00000000beef")
+    assert retry.status_code == 200
+    assert Message.objects.filter(plivo_message_uuid="9a1b2c3d-0000-4000-8000-00000000beef").count() == 1

@@ -1,6 +1,7 @@
 """Password guessing: after a few wrong passwords a username is locked out from that address."""
 
 import pytest
+from django.conf import settings
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +18,7 @@ def guess_wrong(client, username, times, **kwargs):
     for attempt in range(times):
         response = sign_in(client, username, f"guess-{attempt}", **kwargs)
         assert "_auth_user_id" not in client.session
-        assert response.status_code == (429 if attempt + 1 >= failure_limit() else 200)
-
-
-def failure_limit() -> int:
-    from django.conf import settings
-
-    return settings.AXES_FAILURE_LIMIT
+        assert response.status_code == (429 if attempt + 1 >= settings.AXES_FAILURE_LIMIT else 200)
 
 
 def test_the_right_password_is_refused_once_the_limit_is_reached(client, agent, settings):

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import InboxEvent
+from conversations.models import InboxEvent, InboxEventPruning
 from conversations.sql import insert_row
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,18 @@ def contact_updated(contact) -> InboxEvent:
 
 def inbox_events_prune(*, older_than: timedelta, batch: int = 5000) -> int:
     """Delete log entries older than `older_than`, in batches, always keeping the newest (the
-    cursor new pages start from). A page whose cursor falls in the pruned range is told to
-    reload (`selectors.inbox_events_after`). Returns how many were deleted."""
+    cursor new pages start from), and record how far the log is now cut, so a page whose
+    cursor falls before that reloads (`selectors.inbox_events_after`). Returns how many were
+    deleted."""
     newest = InboxEvent.objects.order_by("-id").values_list("id", flat=True).first()
     if newest is None:
         return 0
     old = InboxEvent.objects.filter(created_at__lt=timezone.now() - older_than, id__lt=newest)
     deleted = 0
     while ids := list(old.order_by("id").values_list("id", flat=True)[:batch]):
-        deleted += InboxEvent.objects.filter(id__in=ids).delete()[0]
+        with transaction.atomic():  # the gap and its mark become visible together
+            InboxEventPruning.objects.create(pruned_through=ids[-1], deleted=len(ids))
+            deleted += InboxEvent.objects.filter(id__in=ids).delete()[0]
     return deleted
 
 

@@ -497,3 +497,15 @@ class InboxEvent(models.Model):
 
     def as_wire(self) -> dict:
         return {"cursor": self.id, "type": self.type, "payload": self.payload}
+
+
+class InboxEventPruning(models.Model):
+    """One run of the event-log prune: events up to `pruned_through` are gone, so a page whose
+    cursor is older must reload rather than replay (see `selectors.inbox_events_after`)."""
+
+    pruned_through = models.BigIntegerField(db_index=True)
+    deleted = models.PositiveIntegerField()
+    pruned_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"pruned through #{self.pruned_through}"

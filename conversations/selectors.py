@@ -18,7 +18,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
-from conversations.models import Contact, Conversation, InboxEvent, Message
+from conversations.models import Contact, Conversation, InboxEvent, InboxEventPruning, Message
 from conversations.sql import select_one, table
 
 
@@ -328,9 +328,8 @@ def inbox_event_head() -> int:
 
 def inbox_events_after(*, after: int, limit: int = 500) -> EventPage:
     events = list(InboxEvent.objects.filter(id__gt=after).order_by("id")[: limit + 1])
-    if after > 0 and events and events[0].id > after + 1 and not InboxEvent.objects.filter(id__lte=after).exists():
-        # A gap after the cursor and the cursor's own event gone: pruning (which removes the
-        # oldest events) went past this page, which may have missed what lay between.
+    if InboxEventPruning.objects.filter(pruned_through__gt=after).exists():
+        # The log was cut past this page's cursor: it may have missed what was deleted.
         return EventPage(events=[], last_cursor=inbox_event_head(), reset=True)
     if len(events) > limit:
         return EventPage(events=[], last_cursor=inbox_event_head(), reset=True)

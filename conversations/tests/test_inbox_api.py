@@ -361,6 +361,24 @@ class TestEventPruning:
         body = agent_client.get("/api/v1/events/", {"after": logged[0].id}).json()
         assert body == {"events": [], "last_cursor": logged[3].id, "reset": True}
 
+    def test_catching_up_from_before_the_first_event_of_an_unpruned_log_replays_it(self, agent_client):
+        # The page asks with some overlap below its cursor, which can reach below the oldest
+        # event without anything having been pruned (a fresh log, or rows never committed).
+        conversation = conversation_at(1)
+        first, second = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        body = agent_client.get("/api/v1/events/", {"after": max(0, first.id - 20)}).json()
+        assert body["reset"] is False
+        assert [event["cursor"] for event in body["events"]][-2:] == [first.id, second.id]
+
+    def test_a_page_past_the_cut_keeps_catching_up_after_a_prune(self, agent_client):
+        conversation = conversation_at(1)
+        logged = [events.conversation_updated(conversation) for _ in range(3)]
+        self.age(logged[0], 8)
+        events.inbox_events_prune(older_than=timedelta(days=7))
+        later = events.conversation_updated(conversation)
+        body = agent_client.get("/api/v1/events/", {"after": logged[1].id}).json()
+        assert body["reset"] is False and [event["cursor"] for event in body["events"]] == [logged[2].id, later.id]
+
     def test_a_gap_left_by_a_rolled_back_change_is_not_mistaken_for_pruning(self, agent_client):
         from django.db import transaction
 

@@ -37,6 +37,7 @@ run: install
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	@DEBUG=$${DEBUG:-true} $(PY) manage.py parley_welcome --host $(HOST) --port $(PORT) || true
 	DEBUG=$${DEBUG:-true} OUTBOUND_WORKER_EMBEDDED=$${OUTBOUND_WORKER_EMBEDDED:-true} \
+		WEBHOOK_WORKER_EMBEDDED=$${WEBHOOK_WORKER_EMBEDDED:-true} \
 		$(VENV)/bin/daphne -b $(HOST) -p $(PORT) messaging_site.asgi:application
 
 test: install-test

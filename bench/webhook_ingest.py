@@ -10,9 +10,15 @@ drives it with 16 concurrent keep-alive clients in this order, all in one run:
   (those three alternate in --rounds short phases, so load changes on the machine hit all alike)
   mixed     inbound + status + trivial interleaved in one phase
 
+The webhook views answer once the signed callback is committed as a receipt; a webhook
+worker process (`manage.py run_webhook_worker`, as in production) applies receipts to the
+inbox meanwhile. After each webhook phase the benchmark waits until the worker has caught up
+(so its work never overlaps a trivial phase), and reports how long after its receipt each
+callback reached the inbox, and the worker's CPU per callback.
+
 Afterwards every row is accounted for in the database: each distinct inbound MessageUUID is
-stored exactly once (and announced exactly once), each distinct report is stored once, and
-every outbound message ends in its lifecycle's final status.
+stored exactly once (and announced exactly once), each distinct report is stored once, every
+outbound message ends in its lifecycle's final status, and no receipt is left unapplied.
 
     createdb -h 127.0.0.1 -U postgres parley_webhooks_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/parley_webhooks_bench REDIS_URL=redis://127.0.0.1:6379/7 \\
@@ -70,6 +76,7 @@ def server_env(port: int) -> dict:
         PLIVO_WHATSAPP_NUMBER="+14155550100",
         PLIVO_SMS_NUMBER="+14155550199",
         OUTBOUND_WORKER_EMBEDDED="false",
+        WEBHOOK_WORKER_EMBEDDED="false",
         LOG_LEVEL="WARNING",
         PORT=str(port),
     )
@@ -226,26 +233,47 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(pid: int, port: int, requests: list, clients: int) -> dict:
-    server_before = process_cpu_seconds(pid)
+def receipts_drained(timeout: float = 300.0) -> float:
+    """Wait until the webhook worker has applied every receipt; seconds waited."""
+    from django.db import close_old_connections
+
+    from webhooks.models import WebhookReceipt
+
+    started = time.monotonic()
+    while WebhookReceipt.objects.pending().exists():
+        if time.monotonic() - started > timeout:
+            sys.exit(f"the webhook worker did not catch up within {timeout:.0f} s")
+        time.sleep(0.02)
+    close_old_connections()
+    return time.monotonic() - started
+
+
+def measured(pid: int, port: int, requests: list, clients: int, worker_pid: int) -> dict:
+    server_before, worker_before = process_cpu_seconds(pid), process_cpu_seconds(worker_pid)
     result = asyncio.run(drive(port, requests, clients))
     result["server_cpu_ms"] = 1000 * (process_cpu_seconds(pid) - server_before) / len(requests)
+    result["catch_up_s"] = receipts_drained()
+    result["worker_cpu_ms"] = 1000 * (process_cpu_seconds(worker_pid) - worker_before) / len(requests)
     return result
 
 
 def merge(results: list[dict]) -> dict:
     """Several runs of one kind as if they were one phase (time, latencies and CPU added up)."""
-    merged = {"elapsed": 0.0, "latencies": {}, "statuses": {}, "total": 0, "server_cpu_ms": 0.0}
+    merged = {"elapsed": 0.0, "latencies": {}, "statuses": {}, "total": 0, "server_cpu_ms": 0.0,
+              "worker_cpu_ms": 0.0, "catch_up_s": 0.0}
     for r in results:
         merged["elapsed"] += r["elapsed"]
         merged["total"] += r["total"]
         merged["server_cpu_ms"] += r["server_cpu_ms"] * r["total"]
+        merged["worker_cpu_ms"] += r["worker_cpu_ms"] * r["total"]
+        merged["catch_up_s"] = max(merged["catch_up_s"], r["catch_up_s"])
         for kind, values in r["latencies"].items():
             merged["latencies"].setdefault(kind, []).extend(values)
         for kind, counts in r["statuses"].items():
             for code, n in counts.items():
                 merged["statuses"].setdefault(kind, {})[code] = merged["statuses"].get(kind, {}).get(code, 0) + n
     merged["server_cpu_ms"] /= merged["total"]
+    merged["worker_cpu_ms"] /= merged["total"]
     return merged
 
 
@@ -263,12 +291,16 @@ def summarize(name: str, result: dict) -> dict:
         }
     total_rate = result["total"] / result["elapsed"]
     cpu = f"; server CPU {result['server_cpu_ms']:.2f} ms per request"
+    if result.get("catch_up_s") is not None and result["worker_cpu_ms"] > 0.05:
+        cpu += (f"\n  webhook worker: CPU {result['worker_cpu_ms']:.2f} ms per request, "
+                f"caught up {1000 * result['catch_up_s']:.0f} ms after the last answer")
     print(f"\n{name}: {result['total']} requests in {result['elapsed']:.2f} s = {total_rate:.0f} req/s{cpu}")
     for kind, row in rows.items():
         rate = f"{row['req_per_s']:.0f} req/s, " if row["req_per_s"] else ""
         print(f"  {kind:8} {rate}p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, max {row['max_ms']:.1f} ms, "
               f"HTTP {row['statuses']}")
-    return {"total_req_per_s": total_rate, "server_cpu_ms": result["server_cpu_ms"], **rows}
+    return {"total_req_per_s": total_rate, "server_cpu_ms": result["server_cpu_ms"],
+            "worker_cpu_ms": result.get("worker_cpu_ms"), "catch_up_s": result.get("catch_up_s"), **rows}
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -328,6 +360,10 @@ def main():
         server_command(args.server, port, args.app),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
+    worker = subprocess.Popen(
+        [str(PYTHON), "manage.py", "run_webhook_worker"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
     figures = {}
     try:
         deadline = time.monotonic() + 30
@@ -343,25 +379,26 @@ def main():
         print(f"{args.server} on 127.0.0.1:{port}, PostgreSQL {connection.settings_dict['NAME']}, "
               f"Redis {'on' if os.environ.get('REDIS_URL') else 'off'}, {args.clients} clients")
         asyncio.run(drive(port, trivial * 300, args.clients))  # warm-up
-        pid, clients = server.pid, args.clients
+        pid, clients, worker_pid = server.pid, args.clients, worker.pid
         # Alternate short phases so that a change in the machine's load hits every kind alike.
         work = {"trivial": trivial * args.trivial, "inbound": inbound, "status": statuses}
         rounds = {kind: [] for kind in work}
         for round_ in range(args.rounds):
             for kind, requests in work.items():
                 part = requests[round_ * len(requests) // args.rounds:(round_ + 1) * len(requests) // args.rounds]
-                rounds[kind].append(measured(pid, port, part, clients))
+                rounds[kind].append(measured(pid, port, part, clients, worker_pid))
         titles = {"trivial": "trivial view", "inbound": "inbound webhooks", "status": "status webhooks"}
         for kind in work:
             figures[kind] = summarize(f"{titles[kind]} ({args.rounds} rounds)", merge(rounds[kind]))
-        figures["mixed"] = summarize("mixed (inbound + status + trivial)", measured(pid, port, mixed, clients))
+        figures["mixed"] = summarize("mixed (inbound + status + trivial)", measured(pid, port, mixed, clients, worker_pid))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        for process in (server, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
     trivial_rate = figures["trivial"]["trivial"]["req_per_s"]
     ratios = {kind: figures[kind][kind]["req_per_s"] / trivial_rate for kind in ("inbound", "status")}
@@ -379,6 +416,9 @@ def main():
           f"(target >= 0.5x; trivial {trivial_rate:.0f} req/s)")
     print("  per round: " + "; ".join(f"{kind} " + " ".join(f"{ratio:.2f}" for ratio in values) for kind, values in per_round.items()))
     print(f"  webhook p99: {p99:.1f} ms alone, {p99_mixed:.1f} ms mixed (target < 100 ms)")
+    for kind, delays in apply_delays().items():
+        print(f"  {kind} receipt -> applied in the inbox: p50 {delays['p50_ms']:.0f} ms, p99 {delays['p99_ms']:.0f} ms, "
+              f"max {delays['max_ms']:.0f} ms (16 clients flat out; the worker lags while the server outpaces it)")
     for line, ok in accounting["checks"]:
         print(f"  {'ok ' if ok else 'BAD'} {line}")
     non_200 = {
@@ -394,10 +434,28 @@ def main():
     sys.exit(0 if healthy else 1)
 
 
+def apply_delays() -> dict:
+    """How long after its receipt was committed each callback was applied, per kind."""
+    from webhooks.models import WebhookReceipt
+
+    delays = {}
+    for kind in WebhookReceipt.Kind.values:
+        values = sorted(
+            (applied - received).total_seconds()
+            for received, applied in WebhookReceipt.objects.filter(kind=kind).values_list("received_at", "applied_at")
+        )
+        if values:
+            delays[kind] = {"p50_ms": 1000 * statistics.median(values),
+                            "p99_ms": 1000 * values[min(len(values) - 1, int(len(values) * 0.99))],
+                            "max_ms": 1000 * values[-1]}
+    return delays
+
+
 def account(inbound_uuids: set, outbound: list, distinct_reports: int) -> dict:
     from django.db.models import Count
 
     from conversations.models import InboxEvent, Message, MessageStatusEvent
+    from webhooks.models import WebhookReceipt
 
     stored = Message.objects.filter(direction="inbound", plivo_message_uuid__in=inbound_uuids)
     stored_count = stored.count()
@@ -406,6 +464,8 @@ def account(inbound_uuids: set, outbound: list, distinct_reports: int) -> dict:
     )
     created_events = InboxEvent.objects.filter(type="message.created").count()
     report_rows = MessageStatusEvent.objects.count()
+    unapplied = WebhookReceipt.objects.pending().count()
+    failing = WebhookReceipt.objects.exclude(last_error="").count()
     unmatched = MessageStatusEvent.objects.filter(message__isnull=True).count()
     finals = dict(
         Message.objects.filter(pk__in=[pk for pk, _ in outbound]).values_list("status").annotate(n=Count("id")).values_list("status", "n")
@@ -420,6 +480,7 @@ def account(inbound_uuids: set, outbound: list, distinct_reports: int) -> dict:
         (f"reports: {report_rows} rows for {distinct_reports} distinct reports, {unmatched} unmatched",
          report_rows == distinct_reports and unmatched == 0),
         (f"reports: final statuses of {len(outbound)} outbound messages {finals}", finals == {"read": len(outbound)}),
+        (f"receipts: {unapplied} left unapplied, {failing} failing", unapplied == 0 and failing == 0),
     ]
     return {"checks": checks}
 

@@ -19,11 +19,17 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Embedded default (`make run`): this web process also drains the outbound queue. Started
-# here, not in AppConfig.ready(), so management commands and tests never start a sender.
+# Embedded default (`make run`): this web process also drains the outbound queue and applies
+# received webhooks. Started here, not in AppConfig.ready(), so management commands and tests
+# never start a worker.
 from django.conf import settings  # noqa: E402
 
 if settings.OUTBOUND_WORKER_EMBEDDED:
     from conversations.outbound_worker import start_embedded_worker  # noqa: E402
 
     start_embedded_worker()
+
+if settings.WEBHOOK_WORKER_EMBEDDED:
+    from webhooks.worker import start_embedded_worker as start_embedded_webhook_worker  # noqa: E402
+
+    start_embedded_webhook_worker()

@@ -170,6 +170,13 @@ OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS = env.int("OUTBOUND_UNCONFIRMED_TIMEOUT_SEC
 INBOX_EVENT_RETENTION_DAYS = env.int("INBOX_EVENT_RETENTION_DAYS", default=7)
 OUTBOUND_SEND_RATE = env.str("OUTBOUND_SEND_RATE", default="60/min")
 
+# --- Webhook intake ----------------------------------------------------------------------------
+# Plivo's callbacks are committed as receipts and answered at once; a webhook worker applies
+# them to the inbox. Embedded default: a thread of the web process. Production: run
+# `manage.py run_webhook_worker` processes.
+WEBHOOK_WORKER_EMBEDDED = env.bool("WEBHOOK_WORKER_EMBEDDED", default=not DATABASE_IS_POSTGRES)
+WEBHOOK_RECEIPT_RETENTION_DAYS = env.int("WEBHOOK_RECEIPT_RETENTION_DAYS", default=7)
+
 # --- Plivo ---------------------------------------------------------------------------------
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
 PLIVO_AUTH_TOKEN = env.str("PLIVO_AUTH_TOKEN", default="")

@@ -21,3 +21,54 @@ class SignatureFamilyTally(models.Model):
 
     def __str__(self):
         return f"{self.endpoint} {self.family}: {self.count}"
+
+
+class WebhookReceiptQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(applied_at__isnull=True)
+
+    def due(self, now=None):
+        """Pending receipts a worker may apply now (failed ones wait out their backoff)."""
+        now = now or timezone.now()
+        return self.pending().filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
+
+    def failing(self):
+        return self.pending().filter(attempts__gt=0)
+
+
+class WebhookReceipt(models.Model):
+    """A signed Plivo callback, committed before we answer 200 and applied by a webhook worker.
+
+    The webhook view only checks, parses and stores this row (one INSERT), so Plivo's request
+    is answered in milliseconds whatever the inbox is doing; the worker turns receipts into
+    messages and status changes in batches. Retries of the same callback collapse onto one
+    receipt; applying is idempotent as well, so a receipt applied twice changes nothing.
+    """
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Inbound message"
+        STATUS = "status", "Delivery report"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Inbound: the MessageUUID; report: MessageStatusEvent.make_dedupe_key(uuid, status, sequence).
+    dedupe_key = models.CharField(max_length=160)
+    params = models.JSONField(help_text="The signed fields exactly as Plivo posted them.")
+    ref = models.CharField(max_length=32, blank=True, help_text="The status URL's ?ref= (our message id).")
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts to apply it.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    objects = WebhookReceiptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "dedupe_key"], name="one_receipt_per_callback")]
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(applied_at__isnull=True), name="webhook_receipt_pending"),
+            models.Index(fields=["applied_at"], condition=models.Q(applied_at__isnull=False), name="webhook_receipt_applied"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.dedupe_key}"

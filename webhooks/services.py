@@ -1,15 +1,110 @@
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from webhooks.models import SignatureFamilyTally
+from conversations.services.inbound import message_receive, status_report_apply
+from conversations.sql import execute, insert_row
+from webhooks.models import SignatureFamilyTally, WebhookReceipt
+from webhooks.payloads import InboundPayload, StatusReport
 
 logger = logging.getLogger(__name__)
+
+# --- receipts: what the webhook views commit before answering 200 ---------------------------
+
+# PostgreSQL NOTIFY channel that wakes webhook workers in other processes; `receipt_arrived`
+# wakes one in this process (the embedded worker, with SQLite too).
+RECEIPT_CHANNEL = "parley_webhook_receipts"
+receipt_arrived = threading.Event()
+
+# Conflicts a receipt can hit while being applied that resolve by themselves: lock_timeout,
+# deadlock (two workers touching the same conversations in another order), serialization.
+TRANSIENT_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
+TRANSIENT_RETRY_SECONDS = 2
+MAX_BACKOFF_SECONDS = 3600
+
+
+def receipt_store(*, kind: str, dedupe_key: str, params: dict, ref: str = "") -> bool:
+    """Commit one signed callback (False: Plivo already delivered it) and wake a worker."""
+    receipt = WebhookReceipt(kind=kind, dedupe_key=dedupe_key, params=params, ref=ref or "")
+    if not insert_row(receipt, unless_conflict_on="(kind, dedupe_key)"):
+        return False
+    if connection.vendor == "postgresql":
+        execute("SELECT pg_notify(%s, '')", [RECEIPT_CHANNEL])
+    receipt_arrived.set()
+    return True
+
+
+def receipt_apply(receipt: WebhookReceipt) -> None:
+    """Turn one receipt into its message or status change (idempotent: the domain dedupes)."""
+    if receipt.kind == WebhookReceipt.Kind.MESSAGE:
+        message_receive(payload=InboundPayload.from_params(receipt.params))
+    else:
+        status_report_apply(report=StatusReport.from_params(receipt.params, ref=receipt.ref or None))
+
+
+def receipts_apply(*, limit: int = 50) -> int:
+    """Apply up to `limit` due receipts, oldest first, in one transaction; how many were taken.
+
+    Several workers share the queue (`SKIP LOCKED`). Each receipt runs in its own savepoint:
+    one that fails waits out a backoff and is retried, visible in the admin, never dropped. A
+    lost database connection rolls the whole batch back, to be applied again later.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        batch = list(WebhookReceipt.objects.due(now).select_for_update(skip_locked=True).order_by("id")[:limit])
+        applied = []
+        for receipt in batch:
+            try:
+                with transaction.atomic():
+                    receipt_apply(receipt)
+            except DatabaseError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+                    raise
+                logger.info("webhook receipt %s postponed: %s", receipt.pk, str(exc).strip().splitlines()[0])
+                receipt.next_attempt_at = now + timedelta(seconds=TRANSIENT_RETRY_SECONDS)
+                receipt.save(update_fields=["next_attempt_at"])
+            except Exception as exc:
+                receipt.attempts += 1
+                backoff = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (receipt.attempts - 1))
+                receipt.next_attempt_at = now + timedelta(seconds=backoff)
+                receipt.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                receipt.save(update_fields=["attempts", "next_attempt_at", "last_error"])
+                logger.exception("webhook receipt %s could not be applied (attempt %d; next in %d s)",
+                                 receipt.pk, receipt.attempts, backoff)
+            else:
+                applied.append(receipt.pk)
+        if applied:
+            WebhookReceipt.objects.filter(pk__in=applied).update(applied_at=now, next_attempt_at=None, last_error="")
+    return len(batch)
+
+
+def receipts_apply_all(*, limit: int = 50) -> int:
+    """Apply every due receipt (tests, `--until-idle`); how many were taken."""
+    total = 0
+    while taken := receipts_apply(limit=limit):
+        total += taken
+    return total
+
+
+def receipts_prune(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete applied receipts older than `older_than`. Safe at any age: a late retry of a
+    pruned callback is stored again, and applying it again changes nothing."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(WebhookReceipt.objects.filter(applied_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += WebhookReceipt.objects.filter(pk__in=ids).delete()[0]
+
+
+# --- signature family tallies ------------------------------------------------------------------
 
 # Counts are kept per process and written at most every WEBHOOK_SIGNATURE_TALLY_FLUSH_SECONDS
 # (and at once for a family this process has not written yet): one UPDATE per request would

@@ -1,6 +1,7 @@
-"""Plivo's two callbacks. Each answers 200 with an empty body only after the data is
-committed (also for duplicates, so Plivo stops retrying), 400 for a signed payload we cannot
-store, 403 for a bad signature and 503 while the database is unavailable."""
+"""Plivo's two callbacks. Each answers 200 with an empty body only after the signed callback
+is committed as a `WebhookReceipt` (also for duplicates, so Plivo stops retrying), 400 for a
+signed payload we cannot store, 403 for a bad signature and 503 while the database is
+unavailable. A webhook worker applies receipts to the inbox (`webhooks.services.receipts_apply`)."""
 
 import logging
 
@@ -9,9 +10,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from conversations.api.errors import error_body
-from conversations.services.inbound import message_receive, status_report_apply
+from conversations.models import MessageStatusEvent
 from webhooks.decorators import database_unavailable_as_503, plivo_signature_required
+from webhooks.models import WebhookReceipt
 from webhooks.payloads import InboundPayload, PayloadError, StatusReport
+from webhooks.services import receipt_store
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ def plivo_message(request):
         payload = InboundPayload.from_params(request.plivo_params.params)
     except PayloadError as error:
         return _payload_refused(request, error)
-    message_receive(payload=payload)
+    receipt_store(kind=WebhookReceipt.Kind.MESSAGE, dedupe_key=payload.message_uuid, params=request.plivo_params.params)
     return HttpResponse(status=200)
 
 
@@ -50,8 +53,14 @@ def plivo_status(request):
     try:
         if error := _body_error(request):
             raise error
-        report = StatusReport.from_params(request.plivo_params.params, ref=request.GET.get("ref"))
+        ref = request.GET.get("ref", "")
+        report = StatusReport.from_params(request.plivo_params.params, ref=ref)
     except PayloadError as error:
         return _payload_refused(request, error)
-    status_report_apply(report=report)
+    receipt_store(
+        kind=WebhookReceipt.Kind.STATUS,
+        dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),
+        params=request.plivo_params.params,
+        ref=ref[:32],
+    )
     return HttpResponse(status=200)

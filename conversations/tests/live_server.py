@@ -54,6 +54,8 @@ class LiveServer:
                 "PUBLIC_BASE_URL": self.url,
                 # Delivery reports come from the test (signed webhooks), not from a worker.
                 "OUTBOUND_WORKER_EMBEDDED": "false",
+                # Received webhooks are applied in the server process, as with `make run`.
+                "WEBHOOK_WORKER_EMBEDDED": "true",
                 "LOG_LEVEL": "WARNING",
                 **(extra_env or {}),
             }
@@ -95,13 +97,26 @@ class LiveServer:
         self._log.close()
 
     # --- Plivo's callbacks, signed as Plivo signs them ------------------------------------------
-    def post_signed(self, path: str, params: dict) -> requests.Response:
+    def post_signed(self, path: str, params: dict, *, wait_applied: bool = True) -> requests.Response:
+        """Post as Plivo does; then (by default) wait until the server's webhook worker has
+        applied it, so the caller can read the result from the database."""
         url = self.url + path
         headers = sign_v3(url=url, params=params, auth_token=settings.PLIVO_AUTH_TOKEN)
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         response = requests.post(url, data=urlencode(params), headers=headers, timeout=10)
         response.raise_for_status()
+        if wait_applied:
+            self.wait_receipts_applied()
         return response
+
+    def wait_receipts_applied(self, timeout: float = 10.0) -> None:
+        from webhooks.models import WebhookReceipt
+
+        deadline = time.monotonic() + timeout
+        while WebhookReceipt.objects.pending().exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server's webhook worker applied nothing for {timeout} s; see {self.log_path}")
+            time.sleep(0.01)
 
     def inbound_whatsapp(self, *, from_number: str, text: str, profile_name: str = "", message_uuid: str | None = None):
         params = {

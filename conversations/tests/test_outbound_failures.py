@@ -25,6 +25,7 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     sends_for,
     wait_for,
 )
+from webhooks.services import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
 
@@ -302,6 +303,7 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
     assert wait_for(lambda: fake_plivo.accepted)
     [accepted] = fake_plivo.accepted
     assert fake_plivo.report(accepted.uuid, "delivered", sequence=3) == 200
+    receipts_apply_all()  # what the webhook worker does next
     message = reload(message)
     assert message.status == MessageStatus.DELIVERED
     assert message.plivo_message_uuid == accepted.uuid

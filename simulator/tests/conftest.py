@@ -4,6 +4,7 @@ report delays, and the app served on a real socket so the simulator can call it.
 import contextlib
 import importlib
 import sys
+import threading
 import time
 from unittest import mock
 
@@ -13,6 +14,8 @@ import requests
 from django.urls import clear_url_caches
 
 from simulator import services
+from webhooks.models import WebhookReceipt
+from webhooks.worker import WebhookWorker
 
 
 def reload_urlconf(settings):
@@ -66,11 +69,19 @@ def sim_api(settings, simulator_urls):
 
 @pytest.fixture
 def live_app(live_server, settings, sim_api):
-    """Parley on a real socket, with its public URL and Plivo API base pointing at itself,
-    exactly as `make run` wires them."""
+    """Parley on a real socket, with its public URL and Plivo API base pointing at itself, and
+    a webhook worker applying what it receives, exactly as `make run` wires them."""
     settings.PUBLIC_BASE_URL = live_server.url
     settings.PLIVO_API_BASE_URL = live_server.url + "/simulator/plivo"
-    return live_server
+    worker = WebhookWorker(interval=0.05)
+    thread = threading.Thread(target=worker.run, name="test-webhook-worker", daemon=True)
+    thread.start()
+    yield live_server
+    # Apply what is still on its way before the test database is flushed.
+    while WebhookReceipt.objects.pending().exists() and thread.is_alive():
+        time.sleep(0.02)
+    worker.stop()
+    thread.join(10)
 
 
 @pytest.fixture

@@ -23,10 +23,11 @@ CUSTOMER = "+14155550123"
 
 
 def inbound(text=None, **filters):
+    """The customer's message once Parley's webhook worker has applied it (None: not within 5 s)."""
     messages = Message.objects.filter(direction="inbound", conversation__contact__phone=CUSTOMER, **filters)
     if text is not None:
         messages = messages.filter(text=text)
-    return messages.select_related("conversation", "conversation__contact").first()
+    return wait_for(lambda: messages.select_related("conversation", "conversation__contact").first())
 
 
 def business_send(sdk, live_app, **kwargs):

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from webhooks.services import receipts_apply_all
 from webhooks.signing import sign_v3
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,13 +37,15 @@ def plivo_settings(settings):
 
 
 class PlivoWebhooks:
-    """Posts payloads to the webhook views exactly as Plivo would send them."""
+    """Posts payloads to the webhook views exactly as Plivo would send them, then (unless
+    `apply=False`) lets a webhook worker apply what was received, as production does
+    a few milliseconds later."""
 
     def __init__(self, client):
         self.client = client
 
     def post(self, path, params, *, encoding="form", headers=None, sign=True, token=ACCOUNT_TOKEN, signed_url=None,
-             body_params=None):
+             body_params=None, apply=True):
         """Sign `params` for `signed_url` (default: the public URL of `path`) and post
         `body_params` (default: the same params), so a test can tamper with what is sent."""
         if sign:
@@ -50,21 +53,26 @@ class PlivoWebhooks:
             headers = {**signature, **(headers or {})}
         sent = params if body_params is None else body_params
         if encoding == "json":
-            return self.client.post(path, data=json.dumps(sent), content_type="application/json", headers=headers or {})
-        return self.client.post(
-            path, data=urlencode(sent, doseq=True), content_type="application/x-www-form-urlencoded", headers=headers or {}
-        )
+            response = self.client.post(path, data=json.dumps(sent), content_type="application/json", headers=headers or {})
+        else:
+            response = self.client.post(
+                path, data=urlencode(sent, doseq=True), content_type="application/x-www-form-urlencoded",
+                headers=headers or {},
+            )
+        if apply and response.status_code == 200:
+            receipts_apply_all()
+        return response
 
-    def inbound(self, fixture="sms", **changes):
+    def inbound(self, fixture="sms", *, apply=True, **changes):
         data = load_fixture(fixture)
         _apply_changes(data["params"], changes)
-        return self.post(MESSAGE_PATH, data["params"], encoding=data["encoding"])
+        return self.post(MESSAGE_PATH, data["params"], encoding=data["encoding"], apply=apply)
 
-    def status(self, *, ref=None, fixture="status_delivered", **changes):
+    def status(self, *, ref=None, fixture="status_delivered", apply=True, **changes):
         data = load_fixture(fixture)
         _apply_changes(data["params"], changes)
         path = STATUS_PATH + (f"?ref={ref}" if ref is not None else "")
-        return self.post(path, data["params"], encoding=data["encoding"])
+        return self.post(path, data["params"], encoding=data["encoding"], apply=apply)
 
 
 def _apply_changes(params: dict, changes: dict) -> None:

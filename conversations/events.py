@@ -7,8 +7,10 @@ socket, including the tab that caused a change, gets every event: the browser ha
 update path.
 """
 
+import contextlib
 import functools
 import logging
+import threading
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -42,9 +44,60 @@ def publish_together(events: list[tuple[str, dict]]) -> list[InboxEvent]:
     logged = [InboxEvent(type=event_type, payload=payload) for event_type, payload in events]
     for event in logged:
         insert_row(event)
-    wire = {"type": "inbox.events", "events": [event.as_wire() for event in logged]}
-    transaction.on_commit(lambda: group_send(INBOX_GROUP, wire))
+    wire_events = [event.as_wire() for event in logged]
+    batch = getattr(_local, "batch", None)
+    if batch is not None and not batch.hooked:
+        batch.hooked = True
+        transaction.on_commit(batch.start_collecting)
+    transaction.on_commit(lambda: _push(wire_events))
     return logged
+
+
+_local = threading.local()
+
+
+class _PushBatch:
+    def __init__(self):
+        self.events: list[dict] = []
+        self.hooked = False
+
+    def start_collecting(self):
+        _local.collecting = self
+
+    def send(self):
+        if getattr(_local, "collecting", None) is self:
+            _local.collecting = None
+        if self.events:
+            group_send(INBOX_GROUP, {"type": "inbox.events", "events": self.events})
+
+
+def _push(wire_events: list[dict]) -> None:
+    collecting = getattr(_local, "collecting", None)
+    if collecting is not None:
+        collecting.events.extend(wire_events)
+    else:
+        group_send(INBOX_GROUP, {"type": "inbox.events", "events": wire_events})
+
+
+@contextlib.contextmanager
+def pushed_together():
+    """Inside one transaction: push every event it commits in one channel-layer message.
+
+    Each change still registers its own on_commit hook, so the events of a change rolled back
+    to a savepoint are dropped with it. The first change also registers a hook that makes the
+    later ones collect into a list, and a last hook, registered on the way out, sends it.
+    """
+    if getattr(_local, "batch", None) is not None:
+        yield
+        return
+    _local.collecting = None  # left over only if a commit hook before ours raised
+    batch = _local.batch = _PushBatch()
+    try:
+        yield
+    finally:
+        _local.batch = None
+    if batch.hooked:
+        transaction.on_commit(batch.send)
 
 
 def group_send(group: str, message: dict) -> None:

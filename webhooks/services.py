@@ -8,6 +8,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from conversations import events
 from conversations.services.inbound import message_receive, status_report_apply
 from conversations.sql import execute, insert_row
 from webhooks.models import SignatureFamilyTally, WebhookReceipt
@@ -56,7 +57,7 @@ def receipts_apply(*, limit: int = 50) -> int:
     lost database connection rolls the whole batch back, to be applied again later.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), events.pushed_together():
         batch = list(WebhookReceipt.objects.due(now).select_for_update(skip_locked=True).order_by("id")[:limit])
         applied = []
         for receipt in batch:

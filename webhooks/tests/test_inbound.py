@@ -108,10 +108,15 @@ class TestDuplicates:
 
 
 class TestEvents:
-    def test_new_message_is_published_once_and_only_after_commit(self, webhooks, django_capture_on_commit_callbacks):
+    def test_new_message_is_published_once_and_only_after_commit(
+        self, webhooks, inbox_listener, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             webhooks.inbound("sms")
-        assert len(callbacks) == 1  # one push, waiting for the commit
+        assert callbacks and inbox_listener(0.2) == []  # waiting for the commit
+        for callback in callbacks:  # the commit
+            callback()
+        assert [[e["type"] for e in push["events"]] for push in inbox_listener()] == [["message.created"]]
         event = InboxEvent.objects.get()
         assert event.type == "message.created"
         assert event.payload["message"]["plivo_message_uuid"] == "2d55a8de-7c5b-11ee-a2a4-0242ac110004"

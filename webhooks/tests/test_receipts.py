@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, InboxEvent, Message
 from webhooks import services
 from webhooks.models import WebhookReceipt
 from webhooks.services import receipts_apply, receipts_apply_all, receipts_prune
@@ -90,6 +90,28 @@ class TestApplying:
         assert receipts_apply() == 1
         assert Message.objects.count() == 3
         assert not WebhookReceipt.objects.pending().exists()
+
+    def test_a_batch_reaches_the_sockets_in_one_push_without_the_events_of_a_receipt_that_failed(
+        self, webhooks, monkeypatch, inbox_listener, django_capture_on_commit_callbacks
+    ):
+        for uuid in uuids(3):
+            webhooks.inbound("sms", MessageUUID=uuid, apply=False)
+        real_apply = services.receipt_apply
+
+        def apply_then_fail_for_the_second(receipt):
+            real_apply(receipt)  # writes the message and its event...
+            if receipt.dedupe_key == uuids(3)[1]:
+                raise RuntimeError("failed after writing")  # ...which roll back with it
+
+        monkeypatch.setattr(services, "receipt_apply", apply_then_fail_for_the_second)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert receipts_apply() == 3
+        pushes = inbox_listener()
+        assert len(pushes) == 1
+        pushed = [(event["type"], event["payload"]["message"]["plivo_message_uuid"]) for event in pushes[0]["events"]]
+        assert pushed == [("message.created", uuids(3)[0]), ("message.created", uuids(3)[2])]
+        cursors = [event["cursor"] for event in pushes[0]["events"]]
+        assert cursors == list(InboxEvent.objects.order_by("id").values_list("id", flat=True))
 
     def test_failing_again_backs_off_longer(self, webhooks, monkeypatch):
         webhooks.inbound("sms", apply=False)

@@ -102,10 +102,16 @@ class TestDuplicates:
         assert callbacks == []
         assert MessageStatusEvent.objects.count() == 1 and updates_published() == 1
 
-    def test_change_is_published_only_after_commit(self, webhooks, sent_message, django_capture_on_commit_callbacks):
+    def test_change_is_published_only_after_commit(
+        self, webhooks, sent_message, inbox_listener, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             report(webhooks, "sent", 2)
-        assert len(callbacks) == 1
+        assert callbacks and inbox_listener(0.2) == []  # waiting for the commit
+        for callback in callbacks:  # the commit
+            callback()
+        [push] = inbox_listener()
+        assert [event["payload"]["message"]["status"] for event in push["events"]] == ["sent"]
         assert InboxEvent.objects.get().payload["message"]["status"] == "sent"
 
     def test_last_message_status_change_also_updates_the_conversation(self, webhooks, sent_message, conversation):

@@ -25,28 +25,31 @@ def execute(sql: str, params: list) -> None:
 
 
 @functools.cache
-def _insert_sql(model: type[Model], vendor: str, conflict_target: str | None) -> tuple[str, tuple]:
+def _insert_sql(model: type[Model], vendor: str, conflict_target: str | None, notify: str | None) -> tuple[str, tuple]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     on_conflict = f"ON CONFLICT {conflict_target} DO NOTHING " if conflict_target else ""
-    sql = (
-        f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) "
-        f"{on_conflict}RETURNING {quote(model._meta.pk.column)}"
-    )
+    pk = quote(model._meta.pk.column)
+    sql = f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) {on_conflict}RETURNING {pk}"
+    if notify and vendor == "postgresql":
+        # Only a row actually inserted notifies (delivered when the transaction commits).
+        sql = f"WITH inserted AS ({sql}) SELECT {pk}, pg_notify('{notify}', '') FROM inserted"
     return sql, fields
 
 
-def insert_row(instance: Model, *, unless_conflict_on: str | None = None) -> bool:
+def insert_row(instance: Model, *, unless_conflict_on: str | None = None, notify: str | None = None) -> bool:
     """INSERT `instance` (its pk is set); with `unless_conflict_on`, only if no row holds its
     unique key yet. True when inserted.
 
     `unless_conflict_on` names the unique index, e.g. `(dedupe_key)`, or for a partial one
     `(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL`. A concurrent copy waits for
     the first to commit and then inserts nothing: no exception, so no savepoint is needed.
+    On PostgreSQL, `notify` names a channel (a constant identifier) that a new row is announced
+    on, in the same statement.
     """
-    sql, fields = _insert_sql(type(instance), connection.vendor, unless_conflict_on)
+    sql, fields = _insert_sql(type(instance), connection.vendor, unless_conflict_on, notify)
     values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from conversations import events
 from conversations.services.inbound import message_receive, status_report_apply
-from conversations.sql import execute, insert_row
+from conversations.sql import insert_row
 from webhooks.models import SignatureFamilyTally, WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport
 
@@ -33,10 +33,8 @@ MAX_BACKOFF_SECONDS = 3600
 def receipt_store(*, kind: str, dedupe_key: str, params: dict, ref: str = "") -> bool:
     """Commit one signed callback (False: Plivo already delivered it) and wake a worker."""
     receipt = WebhookReceipt(kind=kind, dedupe_key=dedupe_key, params=params, ref=ref or "")
-    if not insert_row(receipt, unless_conflict_on="(kind, dedupe_key)"):
+    if not insert_row(receipt, unless_conflict_on="(kind, dedupe_key)", notify=RECEIPT_CHANNEL):
         return False
-    if connection.vendor == "postgresql":
-        execute("SELECT pg_notify(%s, '')", [RECEIPT_CHANNEL])
     receipt_arrived.set()
     return True
 

@@ -23,6 +23,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseTask
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from conversations.background import embedded_start
 from conversations.events import inbox_events_prune
 from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, worker_name_set
 
@@ -156,40 +157,6 @@ def tasks_abandoned_fail(*, older_than_seconds: float | None = None) -> int:
     )
 
 
-_embedded: tuple[threading.Thread, OutboundWorker] | None = None
-_embedded_lock = threading.Lock()
-
-
 def start_embedded_worker(**options) -> OutboundWorker:
-    """Drain the queue from a daemon thread of this process (the one-command default).
-    Idempotent: one embedded worker per process."""
-    global _embedded
-    with _embedded_lock:
-        if _embedded is not None and _embedded[0].is_alive():
-            return _embedded[1]
-        worker = OutboundWorker(**options)
-
-        def run():
-            # Nothing may end sending for the life of the web process.
-            while not worker.stop_event.is_set():
-                try:
-                    worker.run()
-                except Exception:
-                    logger.exception("embedded outbound worker crashed; restarting in 5 s")
-                    worker.stop_event.wait(5)
-
-        thread = threading.Thread(target=run, name="outbound-worker", daemon=True)
-        thread.start()
-        _embedded = (thread, worker)
-        return worker
-
-
-def stop_embedded_worker(timeout: float = 10.0) -> None:
-    global _embedded
-    with _embedded_lock:
-        if _embedded is None:
-            return
-        thread, worker = _embedded
-        worker.stop()
-        thread.join(timeout)
-        _embedded = None
+    """Drain the queue from a daemon thread of this process (the one-command default)."""
+    return embedded_start("outbound-worker", lambda: OutboundWorker(**options))

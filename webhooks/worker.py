@@ -17,6 +17,7 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
+from conversations.background import embedded_start
 from webhooks.models import WebhookReceipt
 from webhooks.services import RECEIPT_CHANNEL, receipt_arrived, receipts_apply, receipts_prune
 
@@ -130,28 +131,6 @@ def _close_old_connections() -> None:
         close_old_connections()
 
 
-_embedded: tuple[threading.Thread, WebhookWorker] | None = None
-_embedded_lock = threading.Lock()
-
-
 def start_embedded_worker(**options) -> WebhookWorker:
-    """Apply receipts from a daemon thread of this process (the one-command default).
-    Idempotent: one embedded worker per process."""
-    global _embedded
-    with _embedded_lock:
-        if _embedded is not None and _embedded[0].is_alive():
-            return _embedded[1]
-        worker = WebhookWorker(**options)
-
-        def run():
-            while not worker.stop_event.is_set():
-                try:
-                    worker.run()
-                except Exception:
-                    logger.exception("embedded webhook worker crashed; restarting in 5 s")
-                    worker.stop_event.wait(5)
-
-        thread = threading.Thread(target=run, name="webhook-worker", daemon=True)
-        thread.start()
-        _embedded = (thread, worker)
-        return worker
+    """Apply receipts from a daemon thread of this process (the one-command default)."""
+    return embedded_start("webhook-worker", lambda: WebhookWorker(**options))

@@ -6,11 +6,10 @@ job's lease expires and the sweeper of any other worker recovers it, without a b
 """
 
 import logging
-import signal
-import sys
 
 from django.core.management.base import BaseCommand
 
+from conversations.background import stop_on_signals
 from conversations.outbound_worker import OutboundWorker
 
 
@@ -30,15 +29,6 @@ class Command(BaseCommand):
         logging.getLogger("conversations").setLevel(logging.INFO)
         worker = OutboundWorker(worker_id=worker_id, interval=interval, sweep_interval=sweep_interval,
                                 stop_when_idle=until_idle)
-
-        def shutdown(signum, frame):
-            if worker.stop_event.is_set():
-                self.stderr.write(f"{signal.strsignal(signum)} again: exiting now.")
-                sys.exit(1)
-            self.stderr.write(f"{signal.strsignal(signum)}: finishing the current send, then exiting.")
-            worker.stop()
-
-        signal.signal(signal.SIGTERM, shutdown)
-        signal.signal(signal.SIGINT, shutdown)
+        stop_on_signals(worker, say=self.stderr.write, finishing="the current send")
         self.stdout.write(f"outbound worker {worker.worker_id} running (Ctrl+C to stop)")
         worker.run()

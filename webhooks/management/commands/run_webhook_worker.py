@@ -6,11 +6,10 @@ the next worker.
 """
 
 import logging
-import signal
-import sys
 
 from django.core.management.base import BaseCommand
 
+from conversations.background import stop_on_signals
 from webhooks.worker import WebhookWorker
 
 
@@ -27,15 +26,6 @@ class Command(BaseCommand):
     def handle(self, *args, interval, batch_size, until_idle, **options):
         logging.getLogger("webhooks").setLevel(logging.INFO)
         worker = WebhookWorker(interval=interval, batch_size=batch_size, stop_when_idle=until_idle)
-
-        def shutdown(signum, frame):
-            if worker.stop_event.is_set():
-                self.stderr.write(f"{signal.strsignal(signum)} again: exiting now.")
-                sys.exit(1)
-            self.stderr.write(f"{signal.strsignal(signum)}: finishing the current batch, then exiting.")
-            worker.stop()
-
-        signal.signal(signal.SIGTERM, shutdown)
-        signal.signal(signal.SIGINT, shutdown)
+        stop_on_signals(worker, say=self.stderr.write, finishing="the current batch")
         self.stdout.write("webhook worker running (Ctrl+C to stop)")
         worker.run()

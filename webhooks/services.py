@@ -42,9 +42,10 @@ def receipt_store(*, kind: str, dedupe_key: str, params: dict, ref: str = "") ->
 def receipt_apply(receipt: WebhookReceipt) -> None:
     """Turn one receipt into its message or status change (idempotent: the domain dedupes)."""
     if receipt.kind == WebhookReceipt.Kind.MESSAGE:
-        message_receive(payload=InboundPayload.from_params(receipt.params))
+        message_receive(payload=InboundPayload.from_params(receipt.params), received_at=receipt.received_at)
     else:
-        status_report_apply(report=StatusReport.from_params(receipt.params, ref=receipt.ref or None))
+        report = StatusReport.from_params(receipt.params, ref=receipt.ref or None)
+        status_report_apply(report=report, received_at=receipt.received_at)
 
 
 def receipts_apply(*, limit: int = 50) -> int:

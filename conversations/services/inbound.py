@@ -71,9 +71,11 @@ def keyword_classify(*, text: str, intent: str = "") -> str:
 # --- inbound messages ------------------------------------------------------------------------
 
 
-def message_receive(*, payload) -> tuple[Message, bool]:
+def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
     """Store one inbound message (a `webhooks.payloads.InboundPayload`) exactly once.
 
+    `received_at` is when Plivo delivered it (default: now); the thread's order and the
+    WhatsApp 24-hour window count from it, however long it waited to be applied.
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
@@ -93,6 +95,7 @@ def message_receive(*, payload) -> tuple[Message, bool]:
             reply_to=reply_to,
             reply_to_plivo_uuid=payload.reply_to_plivo_uuid,
             status=MessageStatus.RECEIVED,
+            created_at=received_at or timezone.now(),
         )
         # No look-up first: the INSERT finds a retry at no extra cost for new messages. A
         # concurrent copy of this webhook waits here for the first to commit.
@@ -174,8 +177,11 @@ class StatusReportOutcome:
         return self.event is None
 
 
-def status_report_apply(*, report) -> StatusReportOutcome:
+def status_report_apply(*, report, received_at=None) -> StatusReportOutcome:
     """Record one delivery report (a `webhooks.payloads.StatusReport`) and apply it.
+
+    `received_at` is when Plivo delivered it (default: now): the sent, delivered and read
+    times shown to agents are those of the reports, however long they waited to be applied.
 
     Matched by MessageUUID, else by our `ref` (whose message then gets the uuid), else parked
     with `message=None` until `status_events_attach` sees the uuid. A duplicate report
@@ -193,7 +199,7 @@ def status_report_apply(*, report) -> StatusReportOutcome:
                 message, claimed = _message_for_ref(ref=report.ref, uuid=report.message_uuid)
                 history_only = message is not None and not claimed
 
-        event = _status_event_store(report, message=None if claimed else message)
+        event = _status_event_store(report, message=None if claimed else message, received_at=received_at)
         if event is None:
             return StatusReportOutcome(event=None, message_id=message.pk if message else None, changed=False)
         if message is None:
@@ -285,9 +291,10 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
     return message, False
 
 
-def _status_event_store(report, *, message: Message | None) -> MessageStatusEvent | None:
+def _status_event_store(report, *, message: Message | None, received_at=None) -> MessageStatusEvent | None:
     """The stored report, or None when Plivo retried one we already have."""
     event = MessageStatusEvent(
+        received_at=received_at or timezone.now(),
         message=message,
         plivo_message_uuid=report.message_uuid,
         status=report.status,
@@ -323,7 +330,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
         params = [new_status.value, event.sequence, now]
         if timestamp_field:
             assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(now)
+            params.append(db_datetime(event.received_at))
         if is_failure:
             assignments += ["error_code = %s", "error_message = %s"]
             params += [event.error_code, explain_error_code(event.error_code)]
@@ -357,7 +364,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
         stale_params = list(note_params)
         if timestamp_field:
             assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(now)
+            params.append(db_datetime(event.received_at))
             stale += f" OR {timestamp_field} IS NULL"
         touched = update_returning(
             Message, assignments=", ".join(assignments), where=f"id = %s AND ({stale})", params=[*params, message.pk, *stale_params]

@@ -66,6 +66,28 @@ class TestApplying:
         assert list(Message.objects.order_by("id").values_list("text", flat=True)) == ["first", "second", "third"]
         assert Conversation.objects.get().last_message.text == "third"
 
+    def test_a_message_applied_late_keeps_the_time_plivo_delivered_it(self, webhooks):
+        """A worker that was down for hours must not stretch the WhatsApp 24-hour window."""
+        webhooks.inbound("whatsapp_text", apply=False)
+        delivered = timezone.now() - timedelta(hours=23, minutes=59)
+        WebhookReceipt.objects.update(received_at=delivered)
+        receipts_apply_all()
+        message = Message.objects.select_related("conversation").get()
+        assert message.created_at == delivered
+        assert message.conversation.last_inbound_at == delivered == message.conversation.last_message_at
+
+    def test_a_report_applied_late_keeps_the_time_plivo_reported_it(self, webhooks):
+        from conversations.tests.factories import MessageFactory
+
+        message = MessageFactory(direction="outbound", status="sending",
+                                 plivo_message_uuid="0b7d3e4f-7c5e-11ee-a1b2-0242ac120002")
+        webhooks.status(apply=False)
+        reported = timezone.now() - timedelta(minutes=40)
+        WebhookReceipt.objects.update(received_at=reported)
+        receipts_apply_all()
+        message.refresh_from_db()
+        assert message.status == "delivered" and message.delivered_at == reported
+
     def test_a_receipt_that_cannot_be_applied_waits_and_retries_without_holding_up_the_rest(self, webhooks, monkeypatch):
         for uuid in uuids(3):
             webhooks.inbound("sms", MessageUUID=uuid, apply=False)

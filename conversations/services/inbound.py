@@ -79,7 +79,7 @@ def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the webhook worker gives each receipt a savepoint
         contact, conversation = _thread_for(payload)
         reply_to = None
         if payload.reply_to_plivo_uuid:
@@ -187,7 +187,7 @@ def status_report_apply(*, report, received_at=None) -> StatusReportOutcome:
     with `message=None` until `status_events_attach` sees the uuid. A duplicate report
     stores and publishes nothing.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the webhook worker gives each receipt a savepoint
         message = _message_by_uuid(report.message_uuid)
         claimed = history_only = False
         if message is None:

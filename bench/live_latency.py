@@ -4,7 +4,9 @@
         .venv/bin/python bench/live_latency.py --messages 100
 
 Starts the real ASGI app (daphne) on a free port against DATABASE_URL (migrated here; use a
-database of its own, it gets a few rows), opens the inbox in Chromium for two agents, then
+database of its own, it gets a few rows) with, on PostgreSQL, a `run_webhook_worker` process
+beside it as in production (on SQLite the server's embedded worker), opens the inbox in
+Chromium for two agents, then
 posts Plivo-signed inbound WhatsApp webhooks one after another. For each, the clock starts
 before the POST and stops when a MutationObserver in agent B's page sees the text in the DOM
 (list row or open thread). Both clocks are this machine's wall clock. Target (issue 5): p95
@@ -98,7 +100,9 @@ def main():
     call_command("migrate", verbosity=0)
     alice, bob = agent("latency-alice"), agent("latency-bob")
     log = Path(tempfile.mkdtemp(prefix="parley-live-log-")) / "daphne.log"
-    server = LiveServer(database_url=os.environ["DATABASE_URL"], log_path=log)
+    # On PostgreSQL, as in production: webhooks are applied by a worker process beside daphne.
+    server = LiveServer(database_url=os.environ["DATABASE_URL"], log_path=log,
+                        webhook_worker_process=settings.DATABASE_IS_POSTGRES)
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls next to Playwright's event loop
     print(f"server {server.url} ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
           f"{'Redis' if settings.REDIS_URL else 'in-memory'} channel layer); log {log}", flush=True)

@@ -42,7 +42,10 @@ def database_url_for_current_connection() -> str:
 
 
 class LiveServer:
-    def __init__(self, *, database_url: str, log_path: Path, extra_env: dict | None = None):
+    def __init__(self, *, database_url: str, log_path: Path, extra_env: dict | None = None,
+                 webhook_worker_process: bool = False):
+        """`webhook_worker_process`: apply webhooks in a `run_webhook_worker` process beside the
+        server, as production does, instead of in a thread of the server."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
@@ -61,8 +64,16 @@ class LiveServer:
             }
         )
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        if webhook_worker_process:
+            env["WEBHOOK_WORKER_EMBEDDED"] = "false"
         self.log_path = log_path
         self._log = open(log_path, "wb")
+        self.worker = None
+        if webhook_worker_process:
+            self.worker = subprocess.Popen(
+                [sys.executable, "manage.py", "run_webhook_worker"], cwd=BASE_DIR, env=env,
+                stdout=self._log, stderr=subprocess.STDOUT,
+            )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "messaging_site.asgi:application"],
             cwd=BASE_DIR,
@@ -87,13 +98,15 @@ class LiveServer:
         raise RuntimeError(f"daphne did not answer within {timeout} s; see {self.log_path}")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
+        for process in (self.process, self.worker):
+            if process is None or process.poll() is not None:
+                continue
+            process.terminate()
             try:
-                self.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
         self._log.close()
 
     # --- Plivo's callbacks, signed as Plivo signs them ------------------------------------------

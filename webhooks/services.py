@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -63,13 +63,13 @@ def receipts_apply(*, limit: int = 50) -> int:
             try:
                 with transaction.atomic():
                     receipt_apply(receipt)
-            except DatabaseError as exc:
+            except (OperationalError, InterfaceError) as exc:
                 if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
-                    raise
+                    raise  # the connection is gone: the whole batch is applied again later
                 logger.info("webhook receipt %s postponed: %s", receipt.pk, str(exc).strip().splitlines()[0])
                 receipt.next_attempt_at = now + timedelta(seconds=TRANSIENT_RETRY_SECONDS)
                 receipt.save(update_fields=["next_attempt_at"])
-            except Exception as exc:
+            except Exception as exc:  # this receipt's own problem (a bug, a value the database refuses)
                 receipt.attempts += 1
                 backoff = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (receipt.attempts - 1))
                 receipt.next_attempt_at = now + timedelta(seconds=backoff)

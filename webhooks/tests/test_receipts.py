@@ -135,6 +135,23 @@ class TestApplying:
         cursors = [event["cursor"] for event in pushes[0]["events"]]
         assert cursors == list(InboxEvent.objects.order_by("id").values_list("id", flat=True))
 
+    def test_a_receipt_the_database_refuses_waits_without_blocking_the_queue(self, webhooks, monkeypatch):
+        """A database error of the receipt's own (not a lost connection) fails only that receipt."""
+        for uuid in uuids(2):
+            webhooks.inbound("sms", MessageUUID=uuid, apply=False)
+        real_apply = services.receipt_apply
+
+        def refused_for_the_first(receipt):
+            if receipt.dedupe_key == uuids(2)[0]:  # an IntegrityError raised by the database itself
+                WebhookReceipt.objects.create(kind=receipt.kind, dedupe_key=receipt.dedupe_key, params={})
+            real_apply(receipt)
+
+        monkeypatch.setattr(services, "receipt_apply", refused_for_the_first)
+        assert receipts_apply_all() == 2
+        assert list(Message.objects.values_list("plivo_message_uuid", flat=True)) == [uuids(2)[1]]
+        failing = WebhookReceipt.objects.failing().get()
+        assert failing.dedupe_key == uuids(2)[0] and "IntegrityError" in failing.last_error
+
     def test_failing_again_backs_off_longer(self, webhooks, monkeypatch):
         webhooks.inbound("sms", apply=False)
         monkeypatch.setattr(services, "receipt_apply", lambda receipt: 1 / 0)

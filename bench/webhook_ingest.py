@@ -418,7 +418,7 @@ def main():
     print(f"  webhook p99: {p99:.1f} ms alone, {p99_mixed:.1f} ms mixed (target < 100 ms)")
     for kind, delays in apply_delays().items():
         print(f"  {kind} receipt -> applied in the inbox: p50 {delays['p50_ms']:.0f} ms, p99 {delays['p99_ms']:.0f} ms, "
-              f"max {delays['max_ms']:.0f} ms (16 clients flat out; the worker lags while the server outpaces it)")
+              f"max {delays['max_ms']:.0f} ms ({args.clients} clients flat out; the worker lags while the server outpaces it)")
     for line, ok in accounting["checks"]:
         print(f"  {'ok ' if ok else 'BAD'} {line}")
     non_200 = {

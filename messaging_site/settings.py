@@ -116,8 +116,8 @@ if DATABASE_IS_POSTGRES:
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
         },
         "connect_timeout": 5,
-        # A row held by a stuck transaction fails a webhook fast (503, Plivo retries) instead
-        # of holding it past Plivo's 8-second timeout.
+        # A row held by a stuck transaction fails a statement after this long instead of
+        # piling up waiters: a request answers 503, the webhook worker retries that receipt.
         "options": f"-c lock_timeout={env.int('DATABASE_LOCK_TIMEOUT_MS', default=3000)}",
     }
 else:

@@ -85,7 +85,8 @@ def receipts_apply(*, limit: int = 50) -> int:
 
 
 def receipts_apply_all(*, limit: int = 50) -> int:
-    """Apply every due receipt (tests, `--until-idle`); how many were taken."""
+    """Apply receipts until none is due; how many were taken. What a running worker would do
+    next, for callers that cannot wait for one (the tests)."""
     total = 0
     while taken := receipts_apply(limit=limit):
         total += taken

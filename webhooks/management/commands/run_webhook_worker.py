@@ -21,7 +21,7 @@ class Command(BaseCommand):
                             help="Seconds between polls when no notification arrives (default 1).")
         parser.add_argument("--batch-size", type=int, default=50, help="Receipts applied per transaction (default 50).")
         parser.add_argument("--until-idle", action="store_true",
-                            help="Exit once no receipt is waiting (scripts, benchmarks).")
+                            help="Exit once no receipt is due (scripts, benchmarks); a failing one waiting out its backoff is left.")
 
     def handle(self, *args, interval, batch_size, until_idle, **options):
         logging.getLogger("webhooks").setLevel(logging.INFO)

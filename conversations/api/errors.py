@@ -1,10 +1,18 @@
 """One error shape for the whole API: {"error": {"message", "field", "code"}}."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+logger = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 class ApiError(exceptions.APIException):
@@ -40,7 +48,20 @@ def _first_validation_error(detail, prefix=""):
     return prefix or None, str(detail), getattr(detail, "code", "invalid")
 
 
+def _database_unavailable(exc, context) -> Response:
+    request = context.get("request")
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    logger.error("API %s answered 503, database unavailable: %s", getattr(request, "path", "?"), first_line)
+    return Response(
+        error_body("The database is unavailable; try again shortly.", code="database_unavailable"),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return _database_unavailable(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -176,6 +176,8 @@ OUTBOUND_SEND_RATE = env.str("OUTBOUND_SEND_RATE", default="60/min")
 # `manage.py run_webhook_worker` processes.
 WEBHOOK_WORKER_EMBEDDED = env.bool("WEBHOOK_WORKER_EMBEDDED", default=not DATABASE_IS_POSTGRES)
 WEBHOOK_RECEIPT_RETENTION_DAYS = env.int("WEBHOOK_RECEIPT_RETENTION_DAYS", default=7)
+# /readyz/ answers 503 once a received callback has waited this long for a webhook worker.
+READYZ_MAX_RECEIPT_AGE_SECONDS = env.int("READYZ_MAX_RECEIPT_AGE_SECONDS", default=120)
 
 # --- Plivo ---------------------------------------------------------------------------------
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
@@ -245,7 +247,7 @@ if env.bool("BEHIND_TLS_PROXY", default=not DEBUG):
 else:  # nobody trustworthy sets X-Forwarded-For: a client could rotate it to dodge the lockout
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)

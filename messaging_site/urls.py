@@ -1,18 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
+from messaging_site.health import healthz, readyz
 
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/inbox/", permanent=False)),
     path("healthz/", healthz, name="healthz"),
+    path("readyz/", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -7,7 +7,7 @@ import socket
 from django.db import connection
 
 
-def _closed_port() -> int:
+def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]  # nothing listens here once the socket is closed
@@ -20,7 +20,7 @@ def database_unreachable():
     connection.close()
     if connection.vendor == "postgresql":
         connection.close_pool()
-        connection.settings_dict["PORT"] = str(_closed_port())
+        connection.settings_dict["PORT"] = str(closed_port())
         connection.settings_dict["OPTIONS"]["pool"] = {**connection.settings_dict["OPTIONS"]["pool"], "timeout": 1.0, "min_size": 0}
     else:
         connection.settings_dict["NAME"] = "/nonexistent-parley-dir/db.sqlite3"

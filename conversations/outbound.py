@@ -409,10 +409,10 @@ def _prepare_location(location: dict | None) -> PreparedContent:
         if isinstance(raw, bool) or not low <= number <= high:
             raise SendRefused(f"location.{key} must be between {low} and {high}.", code="out_of_range", field=f"location.{key}")
         values[key] = raw.strip() if isinstance(raw, str) else repr(raw)
-    values["name"] = _require_text(location.get("name") or "", field="location.name", limit=1000, what="The place name", required=False)
-    values["address"] = _require_text(location.get("address") or "", field="location.address", limit=1000,
-                                      what="The address", required=False)
-    text = values["name"] or values["address"] or f"{values['latitude']}, {values['longitude']}"
+    # WhatsApp (and the SDK's Location) require both; refusing here beats a failure at send time.
+    values["name"] = _require_text(location.get("name"), field="location.name", limit=1000, what="The place name")
+    values["address"] = _require_text(location.get("address"), field="location.address", limit=1000, what="The address")
+    text = values["name"]
     return PreparedContent(kind="location", text=text, payload={"location": values})
 
 

@@ -118,8 +118,8 @@ class InteractiveInput(serializers.Serializer):
 class LocationInput(serializers.Serializer):
     latitude = serializers.CharField(help_text="Decimal degrees, -90 to 90.")
     longitude = serializers.CharField(help_text="Decimal degrees, -180 to 180.")
-    name = serializers.CharField(required=False, allow_blank=True, default="")
-    address = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(help_text="The place's name, shown in bold (required by WhatsApp).")
+    address = serializers.CharField(help_text="The street address under the name (required by WhatsApp).")
 
 
 class MessageContentInput(serializers.Serializer):

@@ -315,7 +315,7 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
 
 
 def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conversation):
-    message, _ = message_send(conversation=conversation, kind="location", location={"latitude": "1", "longitude": "2"})
+    message, _ = message_send(conversation=conversation, kind="location", location={"latitude": "1", "longitude": "2", "name": "Shop", "address": "Main St 1"})
     type(message).objects.filter(pk=message.pk).update(payload={"location": {"lat": "1"}})
     drain()
     message = reload(message)

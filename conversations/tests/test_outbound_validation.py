@@ -61,7 +61,7 @@ def test_rolled_back_transaction_leaves_neither_message_nor_job():
 @pytest.mark.parametrize("kind,extra", [
     ("text", {"text": "Hi"}),
     ("media", {"media_urls": ["https://cdn.example.com/a.jpg"]}),
-    ("location", {"location": {"latitude": "1", "longitude": "2", "name": "", "address": ""}}),
+    ("location", {"location": {"latitude": "1", "longitude": "2", "name": "Shop", "address": "Main St 1"}}),
     ("interactive", {"interactive": {"type": "button", "body": {"text": "Ok?"},
                                      "action": {"buttons": [{"id": "y", "title": "Yes"}]}}}),
 ])
@@ -158,7 +158,7 @@ def test_whatsapp_takes_one_media_file_and_mms_ten():
 
 @pytest.mark.parametrize("kind,extra", [
     ("template", {"template": {"name": "order_update", "language": "en_US"}}),
-    ("location", {"location": {"latitude": "1", "longitude": "2"}}),
+    ("location", {"location": {"latitude": "1", "longitude": "2", "name": "Shop", "address": "Main St 1"}}),
     ("interactive", {"interactive": {"type": "button", "body": {"text": "?"}, "action": {"buttons": [{"title": "Y"}]}}}),
 ])
 def test_whatsapp_only_kinds_are_refused_over_sms(kind, extra, template):
@@ -240,8 +240,10 @@ def test_cta_url_needs_one_http_button():
 @pytest.mark.parametrize("location,field", [
     ({"latitude": "91", "longitude": "0"}, "location.latitude"),
     ({"latitude": "0", "longitude": "north"}, "location.longitude"),
+    ({"latitude": "0", "longitude": "0", "address": "Main St 1"}, "location.name"),
+    ({"latitude": "0", "longitude": "0", "name": "Shop", "address": ""}, "location.address"),
 ])
-def test_location_coordinates_are_checked(location, field):
+def test_location_coordinates_name_and_address_are_checked_before_anything_is_stored(location, field):
     assert refused(conversation=open_conversation(), kind="location", location=location).field == field
 
 

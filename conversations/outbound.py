@@ -55,6 +55,7 @@ from conversations.models import (
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+from messaging_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +74,11 @@ ERROR_REFUSED = "plivo_refused"
 ERROR_UNCONFIRMED = "unconfirmed"
 
 
-class SendRefused(Exception):
+class SendRefused(ApplicationError):
     """A send Parley will not make; `message` says why and what to do instead."""
 
     def __init__(self, message: str, *, code: str, field: str | None = None, status_code: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
-        self.status_code = status_code
+        super().__init__(message, code=code, field=field, status=status_code)
 
 
 class RetryNotAllowed(SendRefused):
@@ -131,12 +128,12 @@ def content_prepare(
     if channel not in Channel.values:
         raise SendRefused("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status_code=400)
     if kind not in KINDS:
-        raise SendRefused(f"type must be one of {', '.join(KINDS)}.", code="invalid_type", field="type", status_code=400)
+        raise SendRefused(f"kind must be one of {', '.join(KINDS)}.", code="invalid_kind", field="kind", status_code=400)
     if channel == Channel.SMS and kind in WHATSAPP_ONLY_KINDS:
         raise SendRefused(
             f"{kind.capitalize()} messages exist only on WhatsApp; over SMS send text or media.",
             code="unsupported_for_channel",
-            field="type",
+            field="kind",
         )
     media_urls = list(media_urls or [])
     if kind != "media" and media_urls:
@@ -515,7 +512,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
             "WhatsApp's 24-hour window for this customer is closed (their last message is more than 24 hours old, "
             "or they never wrote). Send an approved template instead; free-form messages are possible again once they reply.",
             code="window_closed",
-            field="type",
+            field="kind",
         )
     message = Message.objects.create(
         conversation=conversation,

@@ -1,4 +1,6 @@
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
 from rest_framework.permissions import BasePermission
 
 AGENTS_GROUP = "Agents"
@@ -11,6 +13,17 @@ def user_is_agent(user) -> bool:
     if user.is_staff or user.is_superuser:
         return True
     return user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def agent_list() -> QuerySet:
+    """Everyone `user_is_agent` admits (the same rule, as a query), by name."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_staff=True) | Q(is_superuser=True) | Q(groups__name=AGENTS_GROUP))
+        .distinct()
+        .order_by("first_name", "username")
+    )
 
 
 class IsAgent(BasePermission):

@@ -18,7 +18,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
-from conversations.models import Contact, Conversation, InboxEvent, InboxEventPruning, Message
+from conversations.models import Contact, Conversation, InboxEvent, InboxEventPruning, Message, MessageTemplate
 from conversations.sql import select_one, table
 
 
@@ -380,3 +380,11 @@ def message_with_event_relations(*, plivo_uuid: str | None = None, pk: int | Non
     conversation.contact, conversation.assignee = row["ct"], row["ag"]
     message.conversation, message.sent_by, message.reply_to = conversation, row["sb"], row["rt"]
     return message
+
+
+# --- templates ---------------------------------------------------------------------------------
+def template_list_approved(*, language: str | None = None) -> QuerySet:
+    templates = MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED)
+    if language:
+        templates = templates.filter(language=language)
+    return templates.order_by("name", "language")

@@ -295,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "conversations.models.Conversation.Status",
         "MessageStatusEnum": "conversations.models.MessageStatus",
         "TemplateStatusEnum": "conversations.models.MessageTemplate.Status",
+        "MessageKindEnum": "conversations.models.Message.Kind",
+        "SendKindEnum": "conversations.outbound.KINDS",
     },
 }
 

@@ -1,4 +1,9 @@
-"""One error shape for the whole API: {"error": {"message", "field", "code"}}."""
+"""The REST API's exception handler: every error becomes {"error": {"message", "field", "code"}}.
+
+This is the one place errors are mapped: `ApplicationError` from any service keeps its status,
+field and code; DRF's own errors (validation, auth, throttling) and a database outage are
+translated into the same shape.
+"""
 
 import logging
 
@@ -8,28 +13,13 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
+from messaging_site.errors import ApplicationError, error_body
 
 logger = logging.getLogger(__name__)
 
 DATABASE_RETRY_AFTER_SECONDS = 30
-
-
-class ApiError(exceptions.APIException):
-    """A refusal the caller can act on: `message` says why and what to do instead."""
-
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid", status_code: int | None = None):
-        super().__init__(detail=message, code=code)
-        self.field = field
-        self.error_code = code
-        if status_code:
-            self.status_code = status_code
-
-
-def error_body(message: str, *, field: str | None = None, code: str = "invalid") -> dict:
-    return {"error": {"message": message, "field": field, "code": code}}
 
 
 def _first_validation_error(detail, prefix=""):
@@ -62,6 +52,9 @@ def _database_unavailable(exc, context) -> Response:
 def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         return _database_unavailable(exc, context)
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(exc.as_body(), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -69,16 +62,13 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, ApiError):
-        body = error_body(str(exc.detail), field=exc.field, code=exc.error_code)
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         field, message, code = _first_validation_error(exc.detail)
         body = error_body(message, field=field, code=code)
         body["error"]["details"] = exc.detail
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        body = error_body(str(detail), code=code if isinstance(code, str) else "error")
+        body = error_body(str(exc.detail), code=code if isinstance(code, str) else "error")
     return Response(body, status=response.status_code, headers=_passthrough_headers(response))
 
 

@@ -1,11 +1,11 @@
-"""Sending and reading messages: POST /messages/, GET /messages/{id}/, retry, templates.
+"""Messages: send to a number, read one with its history, retry a failed one, and a
+conversation's thread (read and send in it).
 
-Views parse the request and call `conversations.outbound`; every refusal comes back as
-{"error": {"message", "field", "code"}} with the status the outbound service chose (400 for a
+Views validate the request and call `conversations.outbound`; its `ApplicationError`s reach the
+caller through the API's exception handler with the status the service chose (400 for a
 malformed request, 409 for a conflict, 422 for a message WhatsApp or SMS rules forbid).
 """
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -13,130 +13,32 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from conversations.api.conversations import ERROR_RESPONSE
-from conversations.api.errors import ApiError
-from conversations.models import Channel, Conversation, Message, MessageStatusEvent, MessageTemplate, SendAttempt
-from conversations.outbound import KINDS, SendRefused, message_retry, message_send
-from conversations.serializers import (
-    AgentSerializer,
-    MessageSerializer,
-    MessageStatusEventSerializer,
-    MessageTemplateSerializer,
-)
+from conversations import selectors
+from conversations.api.cursors import cursor_error
+from conversations.api.input import validated
+from conversations.api.message_inputs import MessageContentInput, MessageSendInput
+from conversations.api.schema import ERRORS, error_response
+from conversations.models import Conversation, Message, MessageStatusEvent, SendAttempt
+from conversations.outbound import message_retry, message_send
+from conversations.serializers import AgentSerializer, MessageSerializer, MessageStatusEventSerializer
+from messaging_site.errors import ApplicationError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-
-# --- auth and throttling ---------------------------------------------------------------------
 # Token first, so an anonymous caller gets 401 with `WWW-Authenticate: Token` (not a bare 403);
 # a browser's session still works, with its CSRF check.
 AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
 
 
-class SendRateThrottle(SimpleRateThrottle):
+class SendRateThrottle(UserRateThrottle):
     """Sends per user (OUTBOUND_SEND_RATE, e.g. "60/min"), across every sending endpoint."""
 
     scope = "send"
-
-    def get_rate(self):
-        return settings.OUTBOUND_SEND_RATE
-
-    def get_cache_key(self, request, view):
-        ident = request.user.pk if request.user and request.user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-def _throttle_send(request, view) -> None:
-    throttle = SendRateThrottle()
-    if not throttle.allow_request(request, view):
-        raise Throttled(wait=throttle.wait(), detail="Too many messages sent; wait before sending more.")
-
-
-# --- input ---------------------------------------------------------------------------------------
-class TemplateParametersInput(serializers.Serializer):
-    header = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False,
-                                   help_text="The header's values: text variables, or the media URL of a media header.")
-    body = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False,
-                                 help_text="Values of {{1}}, {{2}}, ... in the body, in order.")
-    buttons = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False)), required=False,
-        help_text='Per button index ("0"), its values: the variable of a url button.')
-
-
-class TemplateCallInput(serializers.Serializer):
-    name = serializers.CharField(max_length=512)
-    language = serializers.CharField(max_length=16, help_text="e.g. en_US")
-    parameters = TemplateParametersInput(required=False, help_text="Counts must match the template's `parameter_slots`.")
-
-
-class InteractiveHeaderInput(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["text", "image", "video", "document"], default="text")
-    text = serializers.CharField(required=False, allow_blank=True, help_text="Up to 60 characters.")
-    media = serializers.CharField(required=False, help_text="An http(s) URL, for a media header.")
-
-
-class InteractiveTextInput(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True)
-
-
-class InteractiveButtonInput(serializers.Serializer):
-    id = serializers.CharField(required=False, allow_blank=True, help_text="Returned with the customer's reply.")
-    title = serializers.CharField(allow_blank=True, help_text="Up to 20 characters.")
-    cta_url = serializers.CharField(required=False, help_text="cta_url messages: the http(s) link.")
-
-
-class InteractiveRowInput(serializers.Serializer):
-    id = serializers.CharField(required=False, allow_blank=True)
-    title = serializers.CharField(allow_blank=True, help_text="Up to 24 characters.")
-    description = serializers.CharField(required=False, allow_blank=True, help_text="Up to 72 characters.")
-
-
-class InteractiveSectionInput(serializers.Serializer):
-    title = serializers.CharField(required=False, allow_blank=True)
-    rows = InteractiveRowInput(many=True)
-
-
-class InteractiveActionInput(serializers.Serializer):
-    buttons = InteractiveButtonInput(many=True, required=False, help_text="button: 1-3 quick replies; cta_url: one link.")
-    sections = InteractiveSectionInput(many=True, required=False, help_text="list: up to 10 rows in all.")
-
-
-class InteractiveInput(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["button", "list", "cta_url"])
-    header = InteractiveHeaderInput(required=False)
-    body = InteractiveTextInput(help_text="Up to 1024 characters.")
-    footer = InteractiveTextInput(required=False, help_text="Up to 60 characters.")
-    action = InteractiveActionInput()
-
-
-class LocationInput(serializers.Serializer):
-    latitude = serializers.CharField(help_text="Decimal degrees, -90 to 90.")
-    longitude = serializers.CharField(help_text="Decimal degrees, -180 to 180.")
-    name = serializers.CharField(help_text="The place's name, shown in bold (required by WhatsApp).")
-    address = serializers.CharField(help_text="The street address under the name (required by WhatsApp).")
-
-
-class MessageContentInput(serializers.Serializer):
-    type = serializers.ChoiceField(choices=list(KINDS), default="text",
-                                   help_text="template, interactive and location are WhatsApp only.")
-    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="",
-                                 help_text="text: the message (WhatsApp 4096, SMS 1600 characters); media: the caption.")
-    media_urls = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, default=list,
-                                       help_text="media: http(s) URLs (WhatsApp one, MMS up to 10).")
-    template = TemplateCallInput(required=False)
-    interactive = InteractiveInput(required=False)
-    location = LocationInput(required=False)
-
-
-class MessageSendInput(MessageContentInput):
-    to = serializers.CharField(max_length=40, help_text="The customer's number, best in E.164 (+14155550123).")
-    channel = serializers.ChoiceField(choices=Channel.choices)
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -172,55 +74,38 @@ def _message_detail(pk: int) -> Message:
 def _idempotency_key(request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > 100 or not key.isprintable() or not key.isascii():
-        raise ApiError("The Idempotency-Key header must be at most 100 printable ASCII characters (a UUID works well).",
-                       field=IDEMPOTENCY_HEADER, code="invalid_idempotency_key", status_code=400)
+        raise ApplicationError("The Idempotency-Key header must be at most 100 printable ASCII characters (a UUID works well).",
+                               field=IDEMPOTENCY_HEADER, code="invalid_idempotency_key", status=400)
     return key
 
 
 def _send(request, *, conversation: Conversation | None, data: dict) -> Response:
-    try:
-        message, created = message_send(
-            conversation=conversation,
-            to=data.get("to"),
-            channel=data.get("channel"),
-            kind=data["type"],
-            text=data.get("text", ""),
-            media_urls=data.get("media_urls"),
-            template=data.get("template"),
-            interactive=data.get("interactive"),
-            location=data.get("location"),
-            sent_by=request.user,
-            idempotency_key=_idempotency_key(request),
-        )
-    except SendRefused as exc:
-        raise ApiError(exc.message, field=exc.field, code=exc.code, status_code=exc.status_code) from exc
+    message, created = message_send(
+        conversation=conversation,
+        to=data.get("to"),
+        channel=data.get("channel"),
+        kind=data["kind"],
+        text=data.get("text", ""),
+        media_urls=data.get("media_urls"),
+        template=data.get("template"),
+        interactive=data.get("interactive"),
+        location=data.get("location"),
+        sent_by=request.user,
+        idempotency_key=_idempotency_key(request),
+    )
     headers = {} if created else {REPLAYED_HEADER: "true"}
     return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
-def conversation_message_send(request, conversation: Conversation) -> Response:
-    """POST /conversations/{id}/messages/ (the inbox's thread view delegates here): the same
-    body as POST /messages/ without `to` and `channel`, with the same throttle."""
-    _throttle_send(request, None)
-    serializer = MessageContentInput(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return _send(request, conversation=conversation, data=serializer.validated_data)
-
-
-ERRORS = {
-    400: OpenApiResponse(ERROR_RESPONSE, description="Malformed request: the field and the reason are given."),
-    401: OpenApiResponse(ERROR_RESPONSE, description="No credentials: send `Authorization: Token <key>` or sign in."),
-    403: OpenApiResponse(ERROR_RESPONSE, description="Signed in, but not an agent."),
-}
 SEND_ERRORS = {
     **ERRORS,
-    409: OpenApiResponse(ERROR_RESPONSE, description="This Idempotency-Key was already used for a different message."),
-    422: OpenApiResponse(ERROR_RESPONSE, description=(
+    409: error_response("This Idempotency-Key was already used for a different message."),
+    422: error_response(
         "Refused by the channel's rules; `code` says which: `invalid_phone`, `window_closed` (WhatsApp's 24-hour "
         "window is closed: send an approved template), `opted_out`, `template_not_found`, `template_not_approved`, "
         "`template_parameters`, `too_long`, `too_many_buttons`, `too_many_rows`, `too_many_media`, "
-        "`invalid_media_url`, `unsupported_for_channel`.")),
-    429: OpenApiResponse(ERROR_RESPONSE, description="Too many sends; the `Retry-After` header says how many seconds to wait."),
+        "`invalid_media_url`, `unsupported_for_channel`."),
+    429: error_response("Too many sends; the `Retry-After` header says how many seconds to wait."),
 }
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -248,7 +133,10 @@ class MessageSendApi(APIView):
         ),
         request=MessageSendInput,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: OpenApiResponse(MessageSerializer, description=ACCEPTED_DESCRIPTION), **SEND_ERRORS},
+        responses={
+            202: OpenApiResponse(MessageSerializer, description=ACCEPTED_DESCRIPTION),
+            **{code: response for code, response in SEND_ERRORS.items() if code != 404},
+        },
         examples=[
             OpenApiExample("WhatsApp text", request_only=True,
                            value={"to": "+14155550123", "channel": "whatsapp", "type": "text", "text": "Hi Ada!"}),
@@ -265,9 +153,7 @@ class MessageSendApi(APIView):
         ],
     )
     def post(self, request):
-        serializer = MessageSendInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return _send(request, conversation=None, data=serializer.validated_data)
+        return _send(request, conversation=None, data=validated(MessageSendInput, request.data))
 
 
 class MessageDetailApi(APIView):
@@ -276,8 +162,7 @@ class MessageDetailApi(APIView):
     @extend_schema(
         operation_id="messages_retrieve",
         summary="One message with its delivery history and send attempts",
-        responses={200: MessageDetailSerializer, **ERRORS,
-                   404: OpenApiResponse(ERROR_RESPONSE, description="No such message.")},
+        responses={200: MessageDetailSerializer, **ERRORS},
     )
     def get(self, request, pk: int):
         return Response(MessageDetailSerializer(_message_detail(pk)).data)
@@ -298,45 +183,96 @@ class MessageRetryApi(APIView):
         request=None,
         responses={202: OpenApiResponse(MessageDetailSerializer, description="The message after the new attempt."),
                    **ERRORS,
-                   404: OpenApiResponse(ERROR_RESPONSE, description="No such message."),
-                   409: OpenApiResponse(ERROR_RESPONSE, description="Not failed (or already being sent): nothing to retry."),
+                   409: error_response("Not failed (or already being sent): nothing to retry."),
                    429: SEND_ERRORS[429]},
     )
     def post(self, request, pk: int):
-        message = get_object_or_404(Message, pk=pk)
-        try:
-            message_retry(message=message, requested_by=request.user)
-        except SendRefused as exc:
-            raise ApiError(exc.message, field=exc.field, code=exc.code, status_code=exc.status_code) from exc
+        message_retry(message=get_object_or_404(Message, pk=pk), requested_by=request.user)
         return Response(MessageDetailSerializer(_message_detail(pk)).data, status=status.HTTP_202_ACCEPTED)
 
 
-class TemplateListQuery(serializers.Serializer):
-    language = serializers.CharField(required=False, max_length=16, help_text="Only templates in this language.")
+# --- a conversation's thread -------------------------------------------------------------------------
+class MessageListQuery(serializers.Serializer):
+    before = serializers.CharField(required=False, help_text="`older_cursor` of a page: load the messages before it.")
+    after = serializers.CharField(
+        required=False, help_text="A message's `cursor`: the messages after it, oldest first (catch-up)."
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+    def validate(self, data):
+        if data.get("before") and data.get("after"):
+            raise serializers.ValidationError("Use either `before` or `after`, not both.", code="conflict")
+        return data
 
 
-class TemplateListApi(APIView):
-    authentication_classes = AUTHENTICATION
+class ThreadMessageSerializer(MessageSerializer):
+    cursor = serializers.SerializerMethodField()
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "cursor"]
+        read_only_fields = fields
+
+    def get_cursor(self, message) -> str:
+        return selectors.message_cursor(message)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = ThreadMessageSerializer(many=True)
+    older_cursor = serializers.CharField(allow_null=True, help_text="Pass as `before` to load older messages.")
+    has_more = serializers.BooleanField(help_text="With `after`: more messages follow; ask again after the last.")
+
+
+class ConversationMessagesApi(APIView):
+    def get_throttles(self):
+        # Reading the thread is not throttled; sending in it shares the send budget.
+        return [SendRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
-        operation_id="templates_list",
-        summary="Approved WhatsApp templates and the parameters each takes",
-        description="`parameter_slots` gives how many values `header` and `body` take, and which buttons take one.",
-        parameters=[TemplateListQuery],
-        responses={200: MessageTemplateSerializer(many=True), **ERRORS},
+        operation_id="conversations_messages_list",
+        summary="A thread's messages, oldest first",
+        description=(
+            "Without parameters: the newest `limit` messages. `before=<older_cursor>` loads the page before "
+            "(\"load older\"); `after=<a message's cursor>` returns the messages after it (catch-up)."
+        ),
+        parameters=[MessageListQuery],
+        responses={200: MessagePageSerializer, **ERRORS},
     )
-    def get(self, request):
-        query = TemplateListQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        templates = MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED)
-        if query.validated_data.get("language"):
-            templates = templates.filter(language=query.validated_data["language"])
-        return Response(MessageTemplateSerializer(templates.order_by("name", "language"), many=True).data)
+    def get(self, request, pk: int):
+        conversation = get_object_or_404(Conversation, pk=pk)
+        params = validated(MessageListQuery, request.query_params)
+        try:
+            page = selectors.message_list_for_thread(
+                conversation=conversation, before=params.get("before"), after=params.get("after"), limit=params["limit"]
+            )
+        except selectors.InvalidCursor as exc:
+            raise cursor_error(exc, field="after" if params.get("after") else "before") from exc
+        return Response(
+            {
+                "results": ThreadMessageSerializer(page.messages, many=True).data,
+                "older_cursor": page.older_cursor,
+                "has_more": page.has_more,
+            }
+        )
+
+    @extend_schema(
+        operation_id="conversations_messages_create",
+        summary="Send a message in this conversation",
+        description=(
+            "Body and answers as `POST /api/v1/messages/`, with the recipient and channel taken from the "
+            "conversation. Send an `Idempotency-Key` header: a repeated request returns the first message."
+        ),
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=MessageContentInput,
+        responses={202: OpenApiResponse(MessageSerializer, description=ACCEPTED_DESCRIPTION), **SEND_ERRORS},
+    )
+    def post(self, request, pk: int):
+        conversation = get_object_or_404(Conversation.objects.select_related("contact"), pk=pk)
+        return _send(request, conversation=conversation, data=validated(MessageContentInput, request.data))
 
 
-urlpatterns: list = [
+urlpatterns = [
     path("messages/", MessageSendApi.as_view(), name="message-send"),
     path("messages/<int:pk>/", MessageDetailApi.as_view(), name="message-detail"),
     path("messages/<int:pk>/retry/", MessageRetryApi.as_view(), name="message-retry"),
-    path("templates/", TemplateListApi.as_view(), name="template-list"),
+    path("conversations/<int:pk>/messages/", ConversationMessagesApi.as_view(), name="conversation-messages"),
 ]

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import conversations, messages
+from conversations.api import agents, contacts, conversations, events, messages, templates
 
 app_name = "api"
 
@@ -9,5 +9,9 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     *messages.urlpatterns,
+    *templates.urlpatterns,
     *conversations.urlpatterns,
+    *contacts.urlpatterns,
+    *agents.urlpatterns,
+    *events.urlpatterns,
 ]

@@ -1,4 +1,3 @@
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations import events
@@ -8,18 +7,11 @@ from conversations.phone import normalize_phone
 
 def contact_get_or_create(*, phone: str, display_name: str = "") -> tuple[Contact, bool]:
     """The contact for `phone` in any common format; safe against concurrent first messages."""
-    e164 = normalize_phone(phone)
-    contact = Contact.objects.filter(phone=e164).first()
-    if contact is not None:
-        if display_name and contact.display_name != display_name and not contact.display_name:
-            contact.display_name = display_name
-            contact.save(update_fields=["display_name", "updated_at"])
-        return contact, False
-    try:
-        with transaction.atomic():
-            return Contact.objects.create(phone=e164, display_name=display_name), True
-    except IntegrityError:  # another request created it first
-        return Contact.objects.get(phone=e164), False
+    contact, created = Contact.objects.get_or_create(phone=normalize_phone(phone), defaults={"display_name": display_name})
+    if not created and display_name and not contact.display_name:
+        contact.display_name = display_name
+        contact.save(update_fields=["display_name", "updated_at"])
+    return contact, created
 
 
 def contact_opt_out(*, contact: Contact, channel: str, reason: str) -> bool:

@@ -1,20 +1,17 @@
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import events
 from conversations.models import Contact, Conversation
+from conversations.permissions import user_is_agent
 from conversations.sql import copy_columns, db_datetime, update_returning
+from messaging_site.errors import ApplicationError
 
 
 def conversation_get_or_create(*, contact: Contact, channel: str) -> tuple[Conversation, bool]:
-    conversation = Conversation.objects.filter(contact=contact, channel=channel).first()
-    if conversation is not None:
-        return conversation, False
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(contact=contact, channel=channel), True
-    except IntegrityError:  # created concurrently by another request
-        return Conversation.objects.get(contact=contact, channel=channel), False
+    # get_or_create retries the read when a concurrent first message created the row first.
+    return Conversation.objects.get_or_create(contact=contact, channel=channel)
 
 
 def conversation_set_status(*, conversation: Conversation, status: str) -> Conversation:
@@ -70,10 +67,6 @@ def conversation_record_message(*, conversation: Conversation, message, inbound:
     return conversation
 
 
-class ReassignNotAllowed(Exception):
-    """An agent tried to take or hand off a conversation that a colleague holds."""
-
-
 def conversation_assign_by_agent(*, conversation: Conversation, assignee, by) -> Conversation:
     """Assign `conversation` to `assignee` (None: unassign) on behalf of agent `by`.
 
@@ -84,14 +77,41 @@ def conversation_assign_by_agent(*, conversation: Conversation, assignee, by) ->
     is locked while the rule is checked, so of two agents grabbing the same unassigned
     conversation at once, the second sees the first's assignment and is refused.
     """
+    if assignee is not None and not user_is_agent(assignee):
+        raise ApplicationError(
+            "Conversations can only be assigned to active agents.", field="assignee_id", code="not_an_agent"
+        )
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         holder_id = locked.assignee_id
         target_id = assignee.pk if assignee else None
         if holder_id not in (None, by.pk, target_id) and not by.is_staff:
-            raise ReassignNotAllowed(
-                "This conversation is assigned to a colleague; ask them or a supervisor to hand it over."
+            raise ApplicationError(
+                "This conversation is assigned to a colleague; ask them or a supervisor to hand it over.",
+                field="assignee_id",
+                code="assigned_to_colleague",
+                status=403,
             )
         conversation_assign(conversation=locked, assignee=assignee)
     conversation.refresh_from_db()
+    return conversation
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def conversation_update(*, conversation: Conversation, by, status: str | None = None, assignee_id=_UNSET) -> Conversation:
+    """An agent's change of status and/or assignee (`assignee_id=None` unassigns), all or nothing."""
+    if assignee_id is not _UNSET:
+        assignee = None
+        if assignee_id is not None:
+            assignee = get_user_model().objects.filter(pk=assignee_id).first()
+            if assignee is None:
+                raise ApplicationError(
+                    "Conversations can only be assigned to active agents.", field="assignee_id", code="not_an_agent"
+                )
+        conversation = conversation_assign_by_agent(conversation=conversation, assignee=assignee, by=by)
+    if status is not None:
+        conversation = conversation_set_status(conversation=conversation, status=status)
     return conversation

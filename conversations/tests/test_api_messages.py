@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from conversations.api.messages import SendRateThrottle
 from conversations.models import Conversation, Message, MessageStatus, OutboundJob
 from conversations.tests.factories import MessageTemplateFactory
 from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
@@ -87,7 +88,7 @@ def test_template_to_a_new_whatsapp_number_is_accepted(agent_client):
      "invalid_media_url"),
     ({"to": "+14155550123", "channel": "sms", "type": "location",
       "location": {"latitude": "1", "longitude": "2", "name": "Shop", "address": "Main St 1"}},
-     422, "type", "unsupported_for_channel"),
+     422, "kind", "unsupported_for_channel"),
     ({"to": "+14155550123", "channel": "whatsapp", "type": "location",
       "location": {"latitude": "1", "longitude": "2", "address": "Main St 1"}}, 400, "location.name", "required"),
     ({"to": "+14155550123", "channel": "whatsapp", "type": "location",
@@ -279,8 +280,8 @@ def test_deactivated_agent_token_stops_working(api_client, agent):
 
 
 # --- throttle ------------------------------------------------------------------------------------
-def test_sending_is_throttled_per_user_with_retry_after(agent_client, other_agent, settings):
-    settings.OUTBOUND_SEND_RATE = "2/min"
+def test_sending_is_throttled_per_user_with_retry_after(agent_client, other_agent, monkeypatch):
+    monkeypatch.setitem(SendRateThrottle.THROTTLE_RATES, "send", "2/min")
     body = {"to": "+14155550123", "channel": "sms", "text": "Hi"}
     assert [post(agent_client, body).status_code for _ in range(2)] == [202, 202]
     response = post(agent_client, body)

@@ -26,7 +26,7 @@ def test_schema_validates_without_warnings(tmp_path):
 def test_sending_endpoints_document_their_errors_and_headers(api_client):
     schema = api_client.get("/api/v1/schema/?format=json").json()
     send = schema["paths"]["/api/v1/messages/"]["post"]
-    assert set(send["responses"]) == {"202", "400", "401", "403", "409", "422", "429"}
+    assert set(send["responses"]) == {"202", "400", "401", "403", "409", "422", "429", "503"}
     assert "window_closed" in send["responses"]["422"]["description"]
     assert [p["name"] for p in send["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
     assert {"to", "channel"} <= set(schema["components"]["schemas"]["MessageSendInputRequest"]["required"])

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from conversations import events
-from conversations.models import Conversation, InboxEvent
+from conversations.models import Conversation, InboxEvent, Message
 from conversations.services.conversations import conversation_record_message
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
@@ -267,19 +267,22 @@ class TestThreadMessages:
         assert rows[1]["media"][0]["content_type"] == "image/jpeg"
 
 
-class TestSendDelegation:
-    def test_send_in_a_conversation_is_answered(self, agent_client):
+class TestSendInAConversation:
+    def test_send_in_a_conversation_goes_to_its_contact_on_its_channel(self, agent_client, agent):
         conversation = conversation_at(1)
         response = agent_client.post(
-            f"{LIST_URL}{conversation.pk}/messages/", {"type": "text", "text": "hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+            f"{LIST_URL}{conversation.pk}/messages/", {"kind": "text", "text": "hi"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
         )
-        try:
-            from conversations.api.messages import conversation_message_send  # noqa: F401
-        except ImportError:
-            assert response.status_code == 501
-            assert response.json()["error"]["code"] == "not_implemented"
-        else:
-            assert response.status_code in (200, 201, 202, 422)
+        assert response.status_code == 202
+        message = Message.objects.get(pk=response.json()["id"])
+        assert (message.conversation_id, message.text, message.sent_by_id) == (conversation.pk, "hi", agent.pk)
+
+    def test_kind_and_its_deprecated_name_type_must_agree(self, agent_client):
+        conversation = conversation_at(1)
+        url = f"{LIST_URL}{conversation.pk}/messages/"
+        assert agent_client.post(url, {"type": "text", "text": "hi"}, format="json").status_code == 202
+        response = agent_client.post(url, {"kind": "text", "type": "media", "text": "hi"}, format="json")
+        assert response.status_code == 400 and response.json()["error"]["field"] == "kind"
 
     def test_send_to_unknown_conversation_is_404(self, agent_client):
         response = agent_client.post(f"{LIST_URL}424242/messages/", {"type": "text", "text": "hi"}, format="json")

@@ -275,7 +275,7 @@ def test_reusing_a_key_for_a_different_message_is_refused(agent):
     message_send(conversation=open_conversation(), kind="text", text="Hi", sent_by=agent, idempotency_key="k-1")
     with pytest.raises(SendRefused) as info:
         message_send(conversation=open_conversation(), kind="text", text="Hi", sent_by=agent, idempotency_key="k-1")
-    assert (info.value.code, info.value.status_code) == ("idempotency_key_reused", 409)
+    assert (info.value.code, info.value.status) == ("idempotency_key_reused", 409)
     assert Message.objects.count() == 1
 
 

@@ -1,9 +1,13 @@
 """Parley's one application error, and the JSON shape every refusal takes.
 
-Services raise `ApplicationError` for anything the caller can act on; the REST API's exception
-handler (`conversations.api.errors`) and the webhook views render it, so no call site
+Services raise `ApplicationError` for anything the caller can act on. It is rendered in two
+places only: the REST API's exception handler (`conversations.api.errors`) for DRF views, and
+`ApplicationErrorMiddleware` for plain Django views (webhooks, simulator), so no call site
 translates errors by hand.
 """
+
+from django.http import JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 
 
 class ApplicationError(Exception):
@@ -23,3 +27,10 @@ class ApplicationError(Exception):
 
 def error_body(message: str, *, field: str | None = None, code: str = "invalid") -> dict:
     return {"error": {"message": message, "field": field, "code": code}}
+
+
+class ApplicationErrorMiddleware(MiddlewareMixin):
+    def process_exception(self, request, exception):
+        if isinstance(exception, ApplicationError):
+            return JsonResponse(exception.as_body(), status=exception.status)
+        return None

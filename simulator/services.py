@@ -27,6 +27,7 @@ import requests
 from django.conf import settings
 
 from conversations.phone import InvalidPhoneNumber, normalize_phone
+from messaging_site.errors import ApplicationError
 from simulator.fake_plivo import SPECIAL_NUMBERS, FakeMessage, FakePlivoAPI, default_api
 from webhooks.signing import sign_v3
 
@@ -49,14 +50,6 @@ ERROR_REASONS = {
     "80": "destination temporarily unavailable",
     "200": "the customer opted out (STOP)",
 }
-
-
-class SimulatorInputError(ValueError):
-    def __init__(self, message: str, *, field: str, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
 
 
 @dataclass
@@ -141,7 +134,7 @@ def customer_phone_normalize(phone: str) -> str:
     try:
         return normalize_phone(phone, strict=True)
     except InvalidPhoneNumber as exc:
-        raise SimulatorInputError(str(exc), field="phone", code="invalid_phone") from None
+        raise ApplicationError(str(exc), field="phone", code="invalid_phone", status=400) from None
 
 
 def customer_message_build(*, phone: str, channel: str, text: str = "", media_url: str = "", reply_to: str = "",
@@ -151,26 +144,26 @@ def customer_message_build(*, phone: str, channel: str, text: str = "", media_ur
     phone = customer_phone_normalize(phone)
     profile_name = " ".join((profile_name or "").split())[:100] if channel == "whatsapp" else ""
     if channel not in CHANNELS:
-        raise SimulatorInputError("Channel must be whatsapp or sms.", field="channel")
+        raise ApplicationError("Channel must be whatsapp or sms.", field="channel", status=400)
     if phone.lstrip("+") == app_number(channel).lstrip("+"):
-        raise SimulatorInputError("That is Parley's own number; pick a customer's number.", field="phone")
+        raise ApplicationError("That is Parley's own number; pick a customer's number.", field="phone", status=400)
     text = (text or "").strip()
     media_url = (media_url or "").strip()
     if len(text) > MAX_TEXT[channel]:
-        raise SimulatorInputError(f"At most {MAX_TEXT[channel]} characters on {channel}.", field="text", code="too_long")
+        raise ApplicationError(f"At most {MAX_TEXT[channel]} characters on {channel}.", field="text", code="too_long", status=400)
     if media_url and not re.match(r"^https?://[^\s]+$", media_url):
-        raise SimulatorInputError("The image URL must start with http:// or https://.", field="media_url")
+        raise ApplicationError("The image URL must start with http:// or https://.", field="media_url", status=400)
     reply_to = (reply_to or "").strip()
     if reply_to and not re.match(r"^[0-9a-fA-F-]{8,64}$", reply_to):
-        raise SimulatorInputError("reply_to must be a MessageUUID.", field="reply_to")
+        raise ApplicationError("reply_to must be a MessageUUID.", field="reply_to", status=400)
     if button or list_row:
         if channel != "whatsapp":
-            raise SimulatorInputError("Buttons and lists exist on WhatsApp only.", field="button")
+            raise ApplicationError("Buttons and lists exist on WhatsApp only.", field="button", status=400)
         tapped = button or list_row
         if not isinstance(tapped, dict) or not str(tapped.get("title") or "").strip():
-            raise SimulatorInputError("A tapped button needs its title.", field="button")
+            raise ApplicationError("A tapped button needs its title.", field="button", status=400)
         if not reply_to:
-            raise SimulatorInputError("A tapped button belongs to a message: give its reply_to.", field="reply_to")
+            raise ApplicationError("A tapped button belongs to a message: give its reply_to.", field="reply_to", status=400)
         tapped = {key: str(tapped.get(key) or "")[:200] for key in ("id", "title", "description")}
         original = simulator_api().messages.get(reply_to)
         source = "template" if original is not None and original.body.get("template") else "interactive"
@@ -178,7 +171,7 @@ def customer_message_build(*, phone: str, channel: str, text: str = "", media_ur
                                kind="button_reply" if button else "list_reply", text=tapped["title"],
                                reply_to=reply_to, button=tapped, button_source=source, profile_name=profile_name)
     if not text and not media_url:
-        raise SimulatorInputError("Type a message or give an image URL.", field="text", code="required")
+        raise ApplicationError("Type a message or give an image URL.", field="text", code="required", status=400)
     mime_type = ""
     if media_url:
         mime_type = mimetypes.guess_type(media_url.split("?")[0])[0] or "image/jpeg"

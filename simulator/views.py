@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations.models import Conversation
+from messaging_site.errors import ApplicationError
 from simulator import services
 
 LONG_POLL_SECONDS = 20
@@ -46,10 +47,6 @@ def phone(request):
     })
 
 
-def _error(exc: services.SimulatorInputError, status: int = 400) -> JsonResponse:
-    return JsonResponse({"error": {"message": exc.message, "field": exc.field, "code": exc.code}}, status=status)
-
-
 @require_POST
 async def send(request):
     """The customer sends something: Parley gets it as a signed Plivo webhook."""
@@ -58,20 +55,17 @@ async def send(request):
         if not isinstance(data, dict):
             raise ValueError
     except ValueError:
-        return _error(services.SimulatorInputError("The body must be a JSON object.", field="body"))
-    try:
-        message = services.customer_message_build(
-            phone=str(data.get("phone") or ""),
-            channel=str(data.get("channel") or ""),
-            text=str(data.get("text") or ""),
-            media_url=str(data.get("media_url") or ""),
-            reply_to=str(data.get("reply_to") or ""),
-            button=data.get("button"),
-            list_row=data.get("list_row"),
-            profile_name=str(data.get("profile_name") or ""),
-        )
-    except services.SimulatorInputError as exc:
-        return _error(exc)
+        raise ApplicationError("The body must be a JSON object.", field="body", status=400) from None
+    message = services.customer_message_build(
+        phone=str(data.get("phone") or ""),
+        channel=str(data.get("channel") or ""),
+        text=str(data.get("text") or ""),
+        media_url=str(data.get("media_url") or ""),
+        reply_to=str(data.get("reply_to") or ""),
+        button=data.get("button"),
+        list_row=data.get("list_row"),
+        profile_name=str(data.get("profile_name") or ""),
+    )
     # Off the event loop: Parley's webhook is usually served by this very process.
     await asyncio.to_thread(services.customer_message_send, message)
     return JsonResponse({"message": message.as_wire()}, status=201 if message.webhook_status == 200 else 202)
@@ -81,13 +75,10 @@ async def send(request):
 async def thread(request):
     """Both sides of one chat. With `since` (the last etag) it waits until something changes.
     With `visible=1` the customer is looking at the chat: delivered WhatsApp messages get read."""
-    try:
-        phone = services.customer_phone_normalize(request.GET.get("phone", ""))
-    except services.SimulatorInputError as exc:
-        return _error(exc)
+    phone = services.customer_phone_normalize(request.GET.get("phone", ""))
     channel = request.GET.get("channel", "whatsapp")
     if channel not in services.CHANNELS:
-        return _error(services.SimulatorInputError("Channel must be whatsapp or sms.", field="channel"))
+        raise ApplicationError("Channel must be whatsapp or sms.", field="channel", status=400)
     since = request.GET.get("since", "")
     visible = request.GET.get("visible") == "1"
     loop = asyncio.get_running_loop()

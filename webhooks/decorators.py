@@ -121,7 +121,8 @@ def plivo_signature_required(view):
             )
         request.plivo_params = signed
         request.plivo_signature_family = check.family
-        signature_family_record(endpoint=request.path, family=check.family)
+        # One tally per endpoint, whichever spelling of its URL Plivo was given.
+        signature_family_record(endpoint=request.path.rstrip("/") + "/", family=check.family)
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 
 from conversations.api.errors import error_body
-from webhooks.payloads import SignedParams, signed_params_from_request
+from webhooks.bodies import SignedParams, signed_params_from_request
 from webhooks.services import signature_family_record
 from webhooks.signing import (
     V2_MAIN_ACCOUNT_SIGNATURE,
@@ -113,13 +113,18 @@ def plivo_signature_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         signed = signed_params_from_request(request)
+        if signed.too_large:
+            # Nothing was read, so there is nothing to check a signature against.
+            logger.warning("refused Plivo webhook %s from %s: %s", request.path, request.META.get("REMOTE_ADDR"), signed.error)
+            return JsonResponse(error_body(signed.error, code="body_too_large"), status=413)
         check = signature_check(request, signed)
         if not check.ok:
-            logger.warning("refused Plivo webhook %s from %s: %s", request.path, request.META.get("REMOTE_ADDR"), check.reason)
+            reason = f"{check.reason}; the body was checked as empty: {signed.error}" if signed.error else check.reason
+            logger.warning("refused Plivo webhook %s from %s: %s", request.path, request.META.get("REMOTE_ADDR"), reason)
             return JsonResponse(
                 error_body("This request does not carry a valid Plivo signature.", code="invalid_signature"), status=403
             )
-        request.plivo_params = signed
+        request.plivo_params = signed.storable()
         request.plivo_signature_family = check.family
         # One tally per endpoint, whichever spelling of its URL Plivo was given.
         signature_family_record(endpoint=request.path.rstrip("/") + "/", family=check.family)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest
 
 from conversations.models import Channel, Message
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import normalize_error_code
+from webhooks.bodies import JSON_MAX_DEPTH
 
 UUID_MAX_LENGTH = 64  # Message.plivo_message_uuid / MessageStatusEvent.plivo_message_uuid
 STATUS_MAX_LENGTH = 16
@@ -36,29 +36,6 @@ class PayloadError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class SignedParams:
-    """The parameters Plivo signed: form fields (lists of values) or the JSON object."""
-
-    params: dict
-    is_json: bool = False
-    error: str = ""  # why the body could not be read; such a body is signed as empty
-
-
-def signed_params_from_request(request: HttpRequest) -> SignedParams:
-    content_type = (request.content_type or "").lower()
-    if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return SignedParams({}, is_json=True, error="The body is not valid JSON.")
-        if not isinstance(data, dict):
-            return SignedParams({}, is_json=True, error="The JSON body must be an object.")
-        return SignedParams(data, is_json=True)
-    # QueryDict -> {key: [values]}: the plivo SDK signs every value of a repeated key.
-    return SignedParams({key: values for key, values in request.POST.lists()})
-
-
 def _norm(segment: str) -> str:
     return re.sub(r"[_\-\s]", "", segment).lower()
 
@@ -72,14 +49,16 @@ class Fields:
         for key, value in self.raw.items():
             self._index(_norm_path(key), value)
 
-    def _index(self, path: str, value) -> None:
+    def _index(self, path: str, value, depth: int = 1) -> None:
+        if depth > JSON_MAX_DEPTH:
+            return  # only a customer's text can nest this deep; it is kept whole at its own path
         if isinstance(value, dict):
             for key, inner in value.items():
-                self._index(f"{path}.{_norm_path(key)}", inner)
+                self._index(f"{path}.{_norm_path(key)}", inner, depth + 1)
             return
         if isinstance(value, list):
             for position, inner in enumerate(value):
-                self._index(f"{path}.{position}", inner)
+                self._index(f"{path}.{position}", inner, depth + 1)
             return
         text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
         self._flat.setdefault(path, text)
@@ -87,10 +66,10 @@ class Fields:
         if text[:1] in "{[":
             try:
                 decoded = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # "[[[[…" as a customer's message
                 return
             if isinstance(decoded, (dict, list)):
-                self._index(path, decoded)
+                self._index(path, decoded, depth + 1)
 
     def get(self, *names: str, strip: bool = True) -> str:
         """The first non-blank value among `names` (dotted paths such as "Button.Payload")."""

@@ -176,6 +176,9 @@ OUTBOUND_SEND_RATE = env.str("OUTBOUND_SEND_RATE", default="60/min")
 # `manage.py run_webhook_worker` processes.
 WEBHOOK_WORKER_EMBEDDED = env.bool("WEBHOOK_WORKER_EMBEDDED", default=not DATABASE_IS_POSTGRES)
 WEBHOOK_RECEIPT_RETENTION_DAYS = env.int("WEBHOOK_RECEIPT_RETENTION_DAYS", default=7)
+# Request bodies above this are refused with 413 before Django reads them
+# (messaging_site/body_limit.py); keep the proxy's body cap at or below it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- Plivo ---------------------------------------------------------------------------------
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")

@@ -3,10 +3,10 @@
 Django applies that limit only once its ASGI handler has copied the whole body into a
 spooled file. A Content-Length over the limit is answered 413 here without reading a byte;
 a body without one (chunked) is counted as it arrives and cut off at the limit. How early
-that helps depends on the server: uvicorn hands the body over as it arrives, so nothing
-past the headers is read; daphne (Twisted) buffers the whole body before it calls the
-application at all, so there only Django's copy and parse are saved and the proxy in front
-must cap the size (README, "Running in production").
+that helps depends on the server: one that calls the application once the headers are in
+and streams the body (uvicorn) need not read the body at all; daphne (Twisted) buffers the
+whole body before it calls the application, so there only Django's copy and parse are saved
+and the proxy in front must cap the size (README, "Running in production").
 """
 
 import json

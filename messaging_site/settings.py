@@ -179,11 +179,21 @@ WEBHOOK_WORKER_EMBEDDED = env.bool("WEBHOOK_WORKER_EMBEDDED", default=not DATABA
 WEBHOOK_RECEIPT_RETENTION_DAYS = env.int("WEBHOOK_RECEIPT_RETENTION_DAYS", default=7)
 # /readyz/ answers 503 once a received callback has waited this long for a webhook worker.
 READYZ_MAX_RECEIPT_AGE_SECONDS = env.int("READYZ_MAX_RECEIPT_AGE_SECONDS", default=120)
+# A V2 nonce is refused with another request for this long; Plivo retries for up to 24 hours.
+WEBHOOK_V2_NONCE_RETENTION_DAYS = env.int("WEBHOOK_V2_NONCE_RETENTION_DAYS", default=30)
+if WEBHOOK_V2_NONCE_RETENTION_DAYS < 2:
+    raise ImproperlyConfigured("WEBHOOK_V2_NONCE_RETENTION_DAYS must be at least 2: Plivo retries a callback for up to 24 hours.")
+# Request bodies above this are refused with 413 before Django reads them
+# (messaging_site/body_limit.py); keep the proxy's body cap at or below it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- Plivo ---------------------------------------------------------------------------------
 PLIVO_AUTH_ID = env.str("PLIVO_AUTH_ID", default="")
 PLIVO_AUTH_TOKEN = env.str("PLIVO_AUTH_TOKEN", default="")
 PLIVO_MAIN_AUTH_TOKEN = env.str("PLIVO_MAIN_AUTH_TOKEN", default="")
+# V2 signatures cover only the URL and a nonce; switch them off once the signature-family
+# tallies in the admin show Plivo sends V3.
+PLIVO_ACCEPT_V2_SIGNATURES = env.bool("PLIVO_ACCEPT_V2_SIGNATURES", default=True)
 PLIVO_WHATSAPP_NUMBER = env.str("PLIVO_WHATSAPP_NUMBER", default="")
 PLIVO_SMS_NUMBER = env.str("PLIVO_SMS_NUMBER", default="")
 PLIVO_API_BASE_URL = env.str("PLIVO_API_BASE_URL", default="https://api.plivo.com").rstrip("/")

@@ -10,8 +10,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 
 from conversations.api.errors import error_body
-from webhooks.payloads import SignedParams, signed_params_from_request
-from webhooks.services import signature_family_record
+from webhooks.bodies import SignedParams, signed_params_from_request
+from webhooks.services import signature_family_record, v2_nonce_claim
 from webhooks.signing import (
     V2_MAIN_ACCOUNT_SIGNATURE,
     V2_NONCE,
@@ -21,11 +21,13 @@ from webhooks.signing import (
     V3_SIGNATURE,
     expected_v2_signature,
     expected_v3_signature,
+    request_digest,
 )
 
 logger = logging.getLogger(__name__)
 
 V3, MA_V3, V2, MA_V2 = "v3", "ma-v3", "v2", "ma-v2"
+V2_NONCE_MAX_LENGTH = 128  # SignatureNonce.nonce
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ def signature_check(request: HttpRequest, signed: SignedParams) -> SignatureChec
     signature, main_signature, nonce = headers.get(V2_SIGNATURE), headers.get(V2_MAIN_ACCOUNT_SIGNATURE), headers.get(V2_NONCE)
     if signature is None and main_signature is None and nonce is None:
         return SignatureCheck(False, "", "no Plivo signature headers")
+    if not settings.PLIVO_ACCEPT_V2_SIGNATURES:
+        return SignatureCheck(False, V2, "V2 signatures are refused (PLIVO_ACCEPT_V2_SIGNATURES is off)")
     if not nonce:
         return SignatureCheck(False, V2, f"{V2_NONCE} header is missing")
+    if len(nonce) > V2_NONCE_MAX_LENGTH or not (nonce.isascii() and nonce.isprintable()):
+        return SignatureCheck(False, V2, f"{V2_NONCE} is not a nonce Plivo sends")
     reasons = []
     if signature:
         if account_token and _any_matches(signature, expected_v2_signature(url=url, auth_token=account_token, nonce=nonce)):
@@ -107,21 +113,36 @@ def signature_check(request: HttpRequest, signed: SignedParams) -> SignatureChec
     return SignatureCheck(False, V2, f"{'; '.join(reasons)} (signed URL {url})")
 
 
+def _refused(request: HttpRequest, reason: str, *, message: str = "This request does not carry a valid Plivo signature.",
+             code: str = "invalid_signature", status: int = 403) -> JsonResponse:
+    logger.warning("refused Plivo webhook %s from %s: %s", request.path, request.META.get("REMOTE_ADDR"), reason)
+    return JsonResponse(error_body(message, code=code), status=status)
+
+
+def _v2_replayed(request: HttpRequest, signed: SignedParams) -> bool:
+    """A V2 nonce seen before with another request: a captured header pair with a new body or query."""
+    digest = request_digest(method=request.method, full_path=request.get_full_path(), params=signed.params)
+    return not v2_nonce_claim(nonce=request.headers[V2_NONCE], request_digest=digest)
+
+
 def plivo_signature_required(view):
     """403 unless the request carries a valid Plivo signature; the view gets `request.plivo_params`."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         signed = signed_params_from_request(request)
+        if signed.too_large:
+            # Nothing was read, so there is nothing to check a signature against.
+            return _refused(request, signed.error, message=signed.error, code="body_too_large", status=413)
         check = signature_check(request, signed)
         if not check.ok:
-            logger.warning("refused Plivo webhook %s from %s: %s", request.path, request.META.get("REMOTE_ADDR"), check.reason)
-            return JsonResponse(
-                error_body("This request does not carry a valid Plivo signature.", code="invalid_signature"), status=403
-            )
-        request.plivo_params = signed
+            return _refused(request, f"{check.reason}; the body was checked as empty: {signed.error}" if signed.error else check.reason)
+        if check.family in (V2, MA_V2) and _v2_replayed(request, signed):
+            return _refused(request, f"{V2_NONCE} was already used with another request (a replay)")
+        request.plivo_params = signed.storable()
         request.plivo_signature_family = check.family
-        signature_family_record(endpoint=request.path, family=check.family)
+        # One tally per endpoint, whichever spelling of its URL Plivo was given.
+        signature_family_record(endpoint=request.path.rstrip("/") + "/", family=check.family)
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -23,6 +23,27 @@ class SignatureFamilyTally(models.Model):
         return f"{self.endpoint} {self.family}: {self.count}"
 
 
+class SignatureNonce(models.Model):
+    """A nonce an accepted V2-signed webhook carried, with a digest of that request.
+
+    V2 signs only the URL and the nonce, so whoever captures one header pair could attach
+    any body to it. The unique nonce lets each pair be used for one request only: a repeat
+    is accepted only with the very same method, path, query and fields (Plivo retrying the
+    same callback), and collapses onto its receipt. Kept for WEBHOOK_V2_NONCE_RETENTION_DAYS,
+    longer than Plivo retries.
+    """
+
+    nonce = models.CharField(max_length=128)
+    request_digest = models.CharField(max_length=64, help_text="SHA-256 of the method, path, query and fields.")
+    first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["nonce"], name="one_request_per_v2_nonce")]
+
+    def __str__(self):
+        return self.nonce
+
+
 class WebhookReceiptQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(applied_at__isnull=True)

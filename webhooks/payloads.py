@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest
 
 from conversations.models import Channel, Message
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import normalize_error_code
+from webhooks.bodies import JSON_MAX_DEPTH
 
 UUID_MAX_LENGTH = 64  # Message.plivo_message_uuid / MessageStatusEvent.plivo_message_uuid
 STATUS_MAX_LENGTH = 16
@@ -36,29 +36,6 @@ class PayloadError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class SignedParams:
-    """The parameters Plivo signed: form fields (lists of values) or the JSON object."""
-
-    params: dict
-    is_json: bool = False
-    error: str = ""  # why the body could not be read; such a body is signed as empty
-
-
-def signed_params_from_request(request: HttpRequest) -> SignedParams:
-    content_type = (request.content_type or "").lower()
-    if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return SignedParams({}, is_json=True, error="The body is not valid JSON.")
-        if not isinstance(data, dict):
-            return SignedParams({}, is_json=True, error="The JSON body must be an object.")
-        return SignedParams(data, is_json=True)
-    # QueryDict -> {key: [values]}: the plivo SDK signs every value of a repeated key.
-    return SignedParams({key: values for key, values in request.POST.lists()})
-
-
 def _norm(segment: str) -> str:
     return re.sub(r"[_\-\s]", "", segment).lower()
 
@@ -72,14 +49,16 @@ class Fields:
         for key, value in self.raw.items():
             self._index(_norm_path(key), value)
 
-    def _index(self, path: str, value) -> None:
+    def _index(self, path: str, value, depth: int = 1) -> None:
+        if depth > JSON_MAX_DEPTH:
+            return  # only a customer's text can nest this deep; it is kept whole at its own path
         if isinstance(value, dict):
             for key, inner in value.items():
-                self._index(f"{path}.{_norm_path(key)}", inner)
+                self._index(f"{path}.{_norm_path(key)}", inner, depth + 1)
             return
         if isinstance(value, list):
             for position, inner in enumerate(value):
-                self._index(f"{path}.{position}", inner)
+                self._index(f"{path}.{position}", inner, depth + 1)
             return
         text = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
         self._flat.setdefault(path, text)
@@ -87,10 +66,10 @@ class Fields:
         if text[:1] in "{[":
             try:
                 decoded = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # "[[[[…" as a customer's message
                 return
             if isinstance(decoded, (dict, list)):
-                self._index(path, decoded)
+                self._index(path, decoded, depth + 1)
 
     def get(self, *names: str, strip: bool = True) -> str:
         """The first non-blank value among `names` (dotted paths such as "Button.Payload")."""
@@ -168,11 +147,15 @@ class InboundPayload:
 
         plivo_type = fields.get("Type").lower()
         channel = _channel(fields, plivo_type, to_number)
-        media = _media(fields)
+        media, media_not_shown, last_media_index = _media(fields)
+        if media_not_shown:
+            fields.raw = _raw_media_up_to(fields.raw, last_media_index)
         # The customer's words exactly as sent; WhatsApp and MMS use Body, SMS uses Text.
         text_fields = ("Text", "Body") if plivo_type == "sms" else ("Body", "Text")
         text = fields.get(*text_fields, strip=False)
         kind, structured, text = _kind(fields, channel, media, text)
+        if media_not_shown:
+            structured = {**structured, "media_not_shown": media_not_shown}
         context_uuid = fields.get("Context.MessageUUID", "Context.MessageId", "Context.Id", "ContextMessageUUID")
         return cls(
             message_uuid=message_uuid,
@@ -215,19 +198,30 @@ def _e164_or_blank(number: str) -> str:
 
 
 _MEDIA_KEY = re.compile(r"^media\.?(\d+)$")
+# Top-level keys that describe one numbered attachment: Media7, MediaContentType7, Media7.Url...
+_RAW_MEDIA_KEY = re.compile(r"^(?:media|mediaurl|mediacontenttype|mimetype|mediatype)\.?(\d+)(?:\.|$)")
+
+# What one message keeps and shows: an MMS carries at most 10 attachments and a WhatsApp
+# message one, so more can only come from a forged or broken callback; thousands froze the
+# agent's tab. The rest are counted in Message.payload["media_not_shown"].
+INBOUND_MEDIA_LIMIT = 10
 
 
-def _media(fields: Fields) -> list[dict]:
-    """Media0 (WhatsApp) or Media1..N (MMS), with their content types where Plivo gives them."""
+def _media(fields: Fields) -> tuple[list[dict], int, int | None]:
+    """Media0 (WhatsApp) or Media1..N (MMS), with their content types where Plivo gives them,
+    up to INBOUND_MEDIA_LIMIT; how many more http(s) links there were; the last index kept."""
     found = sorted(
         (int(match.group(1)), value.strip())
         for path, value in fields.items()
         if (match := _MEDIA_KEY.match(path)) and value.strip()
     )
-    media = []
+    media, not_shown, last_kept = [], 0, None
     for index, url in found:
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             continue  # only http(s) links are ever rendered; the raw payload keeps the rest
+        if len(media) == INBOUND_MEDIA_LIMIT:
+            not_shown += 1
+            continue
         content_type = fields.get(
             f"MediaContentType{index}", f"MimeType{index}", f"Media{index}.ContentType", f"MediaType{index}"
         )
@@ -236,7 +230,22 @@ def _media(fields: Fields) -> list[dict]:
         if not content_type:
             content_type = mimetypes.guess_type(urlsplit(url).path)[0] or ""
         media.append({"url": url, "content_type": content_type.lower()})
-    return media
+        last_kept = index
+    return media, not_shown, last_kept
+
+
+def _raw_media_up_to(raw: dict, last_index: int) -> dict:
+    """`raw` without the attachments numbered after `last_index`, so Message.payload["raw"]
+    stays small too (the receipt keeps everything Plivo sent)."""
+    trimmed = {}
+    for key, value in raw.items():
+        match = _RAW_MEDIA_KEY.match(_norm_path(key))
+        if match and int(match.group(1)) > last_index:
+            continue
+        if _norm_path(key) == "media" and isinstance(value, list):
+            value = value[: last_index + 1]
+        trimmed[key] = value
+    return trimmed
 
 
 def _kind(fields: Fields, channel: str, media: list, text: str) -> tuple[str, dict, str]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.services.inbound import message_receive, status_report_apply
 from conversations.sql import insert_row
-from webhooks.models import SignatureFamilyTally, WebhookReceipt
+from webhooks.models import SignatureFamilyTally, SignatureNonce, WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,26 @@ def receipts_prune(*, older_than: timedelta, batch: int = 5000) -> int:
         if not ids:
             return deleted
         deleted += WebhookReceipt.objects.filter(pk__in=ids).delete()[0]
+
+
+# --- V2 nonces ---------------------------------------------------------------------------------
+
+def v2_nonce_claim(*, nonce: str, request_digest: str) -> bool:
+    """Whether a V2-signed request may go on: its nonce is new, or came before with this very
+    request (Plivo retrying it). The unique constraint decides between concurrent copies."""
+    if insert_row(SignatureNonce(nonce=nonce, request_digest=request_digest), unless_conflict_on="(nonce)"):
+        return True
+    return SignatureNonce.objects.filter(nonce=nonce, request_digest=request_digest).exists()
+
+
+def v2_nonces_prune(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Forget V2 nonces first seen before `older_than`; a pair that old could be replayed again
+    (README: switch V2 off once Plivo sends V3)."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while ids := list(SignatureNonce.objects.filter(first_seen_at__lt=cutoff).values_list("pk", flat=True)[:batch]):
+        deleted += SignatureNonce.objects.filter(pk__in=ids).delete()[0]
+    return deleted
 
 
 # --- signature family tallies ------------------------------------------------------------------

@@ -7,6 +7,7 @@ as Plivo signs them; `expected_v3_signature` is what the webhook check compares 
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,3 +69,11 @@ def sign_v2(*, url: str, auth_token: str, nonce: str | None = None, main_account
     if main_account_token:
         headers[V2_MAIN_ACCOUNT_SIGNATURE] = expected_v2_signature(url=url, auth_token=main_account_token, nonce=nonce)
     return headers
+
+
+def request_digest(*, method: str, full_path: str, params: dict) -> str:
+    """SHA-256 of what V2 leaves unsigned: the query string and the fields (with the method
+    and path), so a V2 nonce can be tied to the one request it came with."""
+    fields = {key: value[0] if isinstance(value, list) and len(value) == 1 else value for key, value in params.items()}
+    canonical = json.dumps([method.upper(), full_path, fields], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from conversations.api.errors import error_body
 from conversations.models import MessageStatusEvent
+from webhooks.bodies import storable_text
 from webhooks.decorators import database_unavailable_as_503, plivo_signature_required
 from webhooks.models import WebhookReceipt
 from webhooks.payloads import InboundPayload, PayloadError, StatusReport
@@ -53,7 +54,7 @@ def plivo_status(request):
     try:
         if error := _body_error(request):
             raise error
-        ref = request.GET.get("ref", "")
+        ref = storable_text(request.GET.get("ref", ""))
         report = StatusReport.from_params(request.plivo_params.params, ref=ref)
     except PayloadError as error:
         return _payload_refused(request, error)

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 
 from conversations.background import embedded_start
 from webhooks.models import WebhookReceipt
-from webhooks.services import RECEIPT_CHANNEL, receipt_arrived, receipts_apply, receipts_prune
+from webhooks.services import RECEIPT_CHANNEL, receipt_arrived, receipts_apply, receipts_prune, v2_nonces_prune
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,9 @@ class WebhookWorker:
         pruned = receipts_prune(older_than=timedelta(days=days))
         if pruned:
             logger.info("pruned %d applied webhook receipts older than %d days", pruned, days)
+        nonce_days = settings.WEBHOOK_V2_NONCE_RETENTION_DAYS
+        if forgotten := v2_nonces_prune(older_than=timedelta(days=nonce_days)):
+            logger.info("forgot %d V2 signature nonces older than %d days", forgotten, nonce_days)
 
 
 def _close_old_connections() -> None:

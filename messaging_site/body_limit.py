@@ -13,7 +13,7 @@ import json
 
 from django.conf import settings
 
-from conversations.api.errors import error_body
+from messaging_site.errors import error_body
 
 
 class BodySizeLimit:

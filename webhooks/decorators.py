@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 
-from conversations.api.errors import error_body
+from messaging_site.errors import error_body
 from webhooks.bodies import SignedParams, signed_params_from_request
 from webhooks.services import signature_family_record, v2_nonce_claim
 from webhooks.signing import (

@@ -19,6 +19,7 @@ from django.conf import settings
 from conversations.models import Channel, Message
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import normalize_error_code
+from messaging_site.errors import ApplicationError
 from webhooks.bodies import JSON_MAX_DEPTH
 
 UUID_MAX_LENGTH = 64  # Message.plivo_message_uuid / MessageStatusEvent.plivo_message_uuid
@@ -26,14 +27,9 @@ STATUS_MAX_LENGTH = 16
 ERROR_CODE_MAX_LENGTH = 32
 
 
-class PayloadError(ValueError):
-    """A signed request that cannot be stored; `field` names the Plivo field at fault."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+def payload_refused(message: str, *, field: str | None = None, code: str = "invalid") -> ApplicationError:
+    """A signed request that cannot be stored (400); `field` names the Plivo field at fault."""
+    return ApplicationError(message, field=field, code=code, status=400)
 
 
 def _norm(segment: str) -> str:
@@ -105,14 +101,14 @@ def _plain(params: dict) -> dict:
 def _required(fields: Fields, name: str) -> str:
     value = fields.get(name)
     if not value:
-        raise PayloadError(f"{name} is missing: Plivo always sends it, so this request cannot be stored.", field=name, code="required")
+        raise payload_refused(f"{name} is missing: Plivo always sends it, so this request cannot be stored.", field=name, code="required")
     return value
 
 
 def _message_uuid(fields: Fields) -> str:
     uuid = _required(fields, "MessageUUID")
     if len(uuid) > UUID_MAX_LENGTH:
-        raise PayloadError(f"MessageUUID is longer than {UUID_MAX_LENGTH} characters.", field="MessageUUID")
+        raise payload_refused(f"MessageUUID is longer than {UUID_MAX_LENGTH} characters.", field="MessageUUID")
     return uuid
 
 
@@ -143,7 +139,7 @@ class InboundPayload:
         try:
             from_number = normalize_phone(raw_from)
         except InvalidPhoneNumber as exc:
-            raise PayloadError(f"From is not a phone number we can store ({exc})", field="From") from exc
+            raise payload_refused(f"From is not a phone number we can store ({exc})", field="From") from exc
 
         plivo_type = fields.get("Type").lower()
         channel = _channel(fields, plivo_type, to_number)

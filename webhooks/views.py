@@ -5,30 +5,30 @@ unavailable. A webhook worker applies receipts to the inbox (`webhooks.services.
 
 import logging
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from conversations.api.errors import error_body
 from conversations.models import MessageStatusEvent
+from messaging_site.errors import ApplicationError
 from webhooks.bodies import storable_text
 from webhooks.decorators import database_unavailable_as_503, plivo_signature_required
 from webhooks.models import WebhookReceipt
-from webhooks.payloads import InboundPayload, PayloadError, StatusReport
+from webhooks.payloads import InboundPayload, StatusReport, payload_refused
 from webhooks.services import receipt_store
 
 logger = logging.getLogger(__name__)
 
 
-def _payload_refused(request, error: PayloadError) -> JsonResponse:
-    logger.warning("refused signed Plivo webhook %s: %s", request.path, error.message)
-    return JsonResponse(error_body(error.message, field=error.field, code=error.code), status=400)
-
-
-def _body_error(request) -> PayloadError | None:
-    if request.plivo_params.error:
-        return PayloadError(request.plivo_params.error)
-    return None
+def _parsed(request, parse):
+    """`parse()` of a signed body; a refusal (400, rendered by ApplicationErrorMiddleware) is logged."""
+    try:
+        if request.plivo_params.error:
+            raise payload_refused(request.plivo_params.error)
+        return parse()
+    except ApplicationError as error:
+        logger.warning("refused signed Plivo webhook %s: %s", request.path, error.message)
+        raise
 
 
 @csrf_exempt
@@ -36,12 +36,7 @@ def _body_error(request) -> PayloadError | None:
 @database_unavailable_as_503
 @plivo_signature_required
 def plivo_message(request):
-    try:
-        if error := _body_error(request):
-            raise error
-        payload = InboundPayload.from_params(request.plivo_params.params)
-    except PayloadError as error:
-        return _payload_refused(request, error)
+    payload = _parsed(request, lambda: InboundPayload.from_params(request.plivo_params.params))
     receipt_store(kind=WebhookReceipt.Kind.MESSAGE, dedupe_key=payload.message_uuid, params=request.plivo_params.params)
     return HttpResponse(status=200)
 
@@ -51,13 +46,8 @@ def plivo_message(request):
 @database_unavailable_as_503
 @plivo_signature_required
 def plivo_status(request):
-    try:
-        if error := _body_error(request):
-            raise error
-        ref = storable_text(request.GET.get("ref", ""))
-        report = StatusReport.from_params(request.plivo_params.params, ref=ref)
-    except PayloadError as error:
-        return _payload_refused(request, error)
+    ref = storable_text(request.GET.get("ref", ""))
+    report = _parsed(request, lambda: StatusReport.from_params(request.plivo_params.params, ref=ref))
     receipt_store(
         kind=WebhookReceipt.Kind.STATUS,
         dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),

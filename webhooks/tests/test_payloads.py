@@ -2,7 +2,8 @@
 
 import pytest
 
-from webhooks.payloads import Fields, InboundPayload, PayloadError, StatusReport
+from messaging_site.errors import ApplicationError
+from webhooks.payloads import Fields, InboundPayload, StatusReport
 from webhooks.tests.conftest import load_fixture
 
 
@@ -120,13 +121,13 @@ def test_missing_type_is_read_from_the_whatsapp_number(settings):
 def test_missing_required_field_names_it(field):
     params = load_fixture("sms")["params"]
     del params[field]
-    with pytest.raises(PayloadError) as error:
+    with pytest.raises(ApplicationError) as error:
         InboundPayload.from_params(params)
     assert error.value.field == field and field in error.value.message
 
 
 def test_sender_that_is_not_a_phone_number_is_refused_with_the_reason():
-    with pytest.raises(PayloadError) as error:
+    with pytest.raises(ApplicationError) as error:
         parse("sms", From="ACME")
     assert error.value.field == "From"
 
@@ -150,7 +151,7 @@ def test_a_ref_that_is_not_our_id_is_ignored(ref):
 def test_status_report_without_status_names_the_field():
     params = load_fixture("status_delivered")["params"]
     del params["Status"]
-    with pytest.raises(PayloadError) as error:
+    with pytest.raises(ApplicationError) as error:
         StatusReport.from_params(params)
     assert error.value.field == "Status"
 

@@ -265,10 +265,6 @@ def conversation_view_counts(*, user, status: str | None = None, channel: str | 
         return dict(zip(VIEWS, cursor.fetchone()))
 
 
-def conversation_get_for_inbox(*, conversation_id: int) -> Conversation:
-    return Conversation.objects.select_related("contact", "assignee", "last_message").get(pk=conversation_id)
-
-
 # --- a thread's messages ---------------------------------------------------------------------
 @dataclass
 class MessagePage:

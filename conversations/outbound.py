@@ -805,7 +805,7 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         still_ours = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
         message_id = job.message_id
         if outcome.kind == "accepted":
-            from conversations.services.inbound import uuid_lock
+            from conversations.services.delivery_reports import uuid_lock
 
             uuid_lock(outcome.plivo_message_uuid)
             OutboundJob.objects.filter(pk=job.pk).update(
@@ -884,7 +884,7 @@ def _message_mark_unconfirmed(message_id: int, *, reason: str, now) -> None:
 
 def _attach_early_reports(message: Message) -> None:
     """Apply delivery reports that arrived before the uuid was stored (parked unmatched)."""
-    from conversations.services.inbound import status_events_attach
+    from conversations.services.delivery_reports import status_events_attach
 
     status_events_attach(message=message)
 

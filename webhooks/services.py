@@ -9,7 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations import events
-from conversations.services.inbound import message_receive, status_report_apply
+from conversations.services.delivery_reports import status_report_apply
+from conversations.services.inbound import message_receive
 from conversations.sql import insert_row
 from webhooks.models import SignatureFamilyTally, WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport

@@ -411,14 +411,14 @@ class TestSearchRoutes:
 
     @pytest.fixture(autouse=True)
     def many_matches(self, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_FEW", 0)  # any match counts as "too many to list"
+        monkeypatch.setattr(search, "SEARCH_FEW", 0)  # any match counts as "too many to list"
 
     def test_rare_match_far_down_the_list_is_found(self, agent_client, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 5)  # 12 newer conversations: both windows miss
+        monkeypatch.setattr(search, "SEARCH_WINDOW", 5)  # 12 newer conversations: both windows miss
         old = conversation_at(500, contact=ContactFactory(display_name="Old Timer", phone="+14155550955"))
         MessageFactory(conversation=old, text="my warranty claim")
         for minutes in range(12):
@@ -426,9 +426,9 @@ class TestSearchRoutes:
         assert ids(agent_client.get(LIST_URL, {"q": "warranty"})) == [old.pk]
 
     def test_common_match_pages_in_order_without_repeats(self, agent_client, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 4)
+        monkeypatch.setattr(search, "SEARCH_WINDOW", 4)
         made = []
         for minutes in range(11):
             conversation = conversation_at(minutes)

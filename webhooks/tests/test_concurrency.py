@@ -7,7 +7,8 @@ from django.db import connection, transaction
 from django.test import Client
 
 from conversations.models import Contact, Conversation, InboxEvent, Message, MessageStatusEvent
-from conversations.services.inbound import message_receive, status_events_attach, status_report_apply
+from conversations.services.delivery_reports import status_events_attach, status_report_apply
+from conversations.services.inbound import message_receive
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 from webhooks.models import WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport

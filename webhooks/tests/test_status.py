@@ -6,7 +6,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, InboxEvent, Message, MessageStatusEvent, OutboundJob
 from conversations.plivo_errors import explain_error_code
-from conversations.services.inbound import status_events_attach
+from conversations.services.delivery_reports import status_events_attach
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db

@@ -55,6 +55,7 @@ from conversations.models import (
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+from conversations.services.delivery_reports import status_events_attach, uuid_lock
 
 logger = logging.getLogger(__name__)
 
@@ -805,8 +806,6 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         still_ours = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
         message_id = job.message_id
         if outcome.kind == "accepted":
-            from conversations.services.delivery_reports import uuid_lock
-
             uuid_lock(outcome.plivo_message_uuid)
             OutboundJob.objects.filter(pk=job.pk).update(
                 state=OutboundJob.State.ACCEPTED, lease_expires_at=None, last_error="", updated_at=now)
@@ -884,8 +883,6 @@ def _message_mark_unconfirmed(message_id: int, *, reason: str, now) -> None:
 
 def _attach_early_reports(message: Message) -> None:
     """Apply delivery reports that arrived before the uuid was stored (parked unmatched)."""
-    from conversations.services.delivery_reports import status_events_attach
-
     status_events_attach(message=message)
 
 

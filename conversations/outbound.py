@@ -533,7 +533,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
     # A plain INSERT in this transaction (django-tasks-db): the trigger commits with the job.
     send_outbound_job.enqueue(message.pk)
     message.conversation = conversation_record_message(conversation=conversation, message=message, inbound=False)
-    events.message_created(message)
+    events.broadcast_on_commit(events.message_created_event(message))
     return message
 
 
@@ -821,7 +821,7 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
                 updated_at=now,
             )
             message = _message_for_event(message_id)
-            events.message_updated(message)
+            events.broadcast_on_commit(events.message_updated_event(message))
             _attach_early_reports(message)
             return
         if not still_ours.exists():
@@ -838,7 +838,7 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
                               f"(attempt {round_attempts + 1} of {settings.OUTBOUND_MAX_ATTEMPTS}).",
                 updated_at=now)
             send_outbound_job.using(run_after=next_at).enqueue(message_id)
-            events.message_updated(_message_for_event(message_id))
+            events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
         elif outcome.kind == "transient":
             still_ours.update(state=OutboundJob.State.FAILED, lease_expires_at=None, last_error=outcome.detail[:2000], updated_at=now)
             _message_fail(message_id, error_code=outcome.error_code,
@@ -871,14 +871,14 @@ def _message_fail(message_id: int, *, error_code: str, reason: str) -> None:
         status=MessageStatus.FAILED, failed_at=now, error_code=error_code[:32], error_message=reason[:500],
         unconfirmed_since=None, updated_at=now)
     if changed:
-        events.message_updated(_message_for_event(message_id))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
 
 
 def _message_mark_unconfirmed(message_id: int, *, reason: str, now) -> None:
     changed = Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.SENT]).update(
         unconfirmed_since=now, error_code=ERROR_UNCONFIRMED, error_message=reason[:500], updated_at=now)
     if changed:
-        events.message_updated(_message_for_event(message_id))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
 
 
 def _attach_early_reports(message: Message) -> None:
@@ -1018,7 +1018,7 @@ def message_retry(*, message: Message, requested_by) -> Message:
             state=OutboundJob.State.IN_FLIGHT, attempts=F("attempts") + 1, next_attempt_at=now,
             lease_expires_at=now + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS),
             claimed_by=f"retry by {requested_by}"[:100], updated_at=now)
-        events.message_updated(_message_for_event(locked.pk))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(locked.pk)))
         job = OutboundJob.objects.select_related("message__conversation__contact").get(pk=job.pk)
         attempt = _attempt_start(job=job, requested_by=requested_by)
     _attempt_finish(job=job, attempt=attempt)

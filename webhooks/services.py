@@ -40,13 +40,13 @@ def receipt_store(*, kind: str, dedupe_key: str, params: dict, ref: str = "") ->
     return True
 
 
-def receipt_apply(receipt: WebhookReceipt) -> None:
+def receipt_apply(receipt: WebhookReceipt, *, batch: events.BroadcastBatch | None = None) -> None:
     """Turn one receipt into its message or status change (idempotent: the domain dedupes)."""
     if receipt.kind == WebhookReceipt.Kind.MESSAGE:
-        message_receive(payload=InboundPayload.from_params(receipt.params), received_at=receipt.received_at)
+        message_receive(payload=InboundPayload.from_params(receipt.params), received_at=receipt.received_at, batch=batch)
     else:
         report = StatusReport.from_params(receipt.params, ref=receipt.ref or None)
-        status_report_apply(report=report, received_at=receipt.received_at)
+        status_report_apply(report=report, received_at=receipt.received_at, batch=batch)
 
 
 def receipts_apply(*, limit: int = 50) -> int:
@@ -57,13 +57,14 @@ def receipts_apply(*, limit: int = 50) -> int:
     lost database connection rolls the whole batch back, to be applied again later.
     """
     now = timezone.now()
-    with transaction.atomic(), events.pushed_together():
+    broadcasts = events.BroadcastBatch()  # every applied receipt's events, in one push
+    with transaction.atomic():
         batch = list(WebhookReceipt.objects.due(now).select_for_update(skip_locked=True).order_by("id")[:limit])
         applied = []
         for receipt in batch:
             try:
                 with transaction.atomic():
-                    receipt_apply(receipt)
+                    receipt_apply(receipt, batch=broadcasts)
             except (OperationalError, InterfaceError) as exc:
                 if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
                     raise  # the connection is gone: the whole batch is applied again later
@@ -82,6 +83,7 @@ def receipts_apply(*, limit: int = 50) -> int:
                 applied.append(receipt.pk)
         if applied:
             WebhookReceipt.objects.filter(pk__in=applied).update(applied_at=now, next_attempt_at=None, last_error="")
+        broadcasts.send_on_commit()
     return len(batch)
 
 

@@ -63,11 +63,12 @@ class StatusReportOutcome:
         return self.event is None
 
 
-def status_report_apply(*, report, received_at=None) -> StatusReportOutcome:
+def status_report_apply(*, report, received_at=None, batch: events.BroadcastBatch | None = None) -> StatusReportOutcome:
     """Record one delivery report (a `webhooks.payloads.StatusReport`) and apply it.
 
     `received_at` is when Plivo delivered it (default: now): the sent, delivered and read
     times shown to agents are those of the reports, however long they waited to be applied.
+    Its events go out with `batch` when given (the webhook worker's).
 
     Matched by MessageUUID, else by our `ref` (whose message then gets the uuid), else parked
     with `message=None` until `status_events_attach` sees the uuid. A duplicate report
@@ -95,16 +96,16 @@ def status_report_apply(*, report, received_at=None) -> StatusReportOutcome:
             return StatusReportOutcome(event=event, message_id=message.pk, changed=False)
         if claimed:
             # Our report and any that arrived before it without a ref, applied together.
-            changed = status_events_attach(message=message)
+            changed = status_events_attach(message=message, batch=batch)
             return StatusReportOutcome(event=event, message_id=message.pk, changed=changed)
 
-        change = _status_event_apply(message=message, event=event)
+        change = _status_event_apply(message=message, event=event, batch=batch)
         if change.visible:
-            _status_change_publish(message=message, status_moved=change.status_moved)
+            _status_change_publish(message=message, status_moved=change.status_moved, batch=batch)
         return StatusReportOutcome(event=event, message_id=message.pk, changed=change.visible)
 
 
-def status_events_attach(*, message: Message) -> bool:
+def status_events_attach(*, message: Message, batch: events.BroadcastBatch | None = None) -> bool:
     """Apply the parked delivery reports for `message.plivo_message_uuid`, if any.
 
     Safe to call at any time and more than once (a report is attached once); call it right
@@ -124,11 +125,11 @@ def status_events_attach(*, message: Message) -> bool:
         message = message_with_event_relations(pk=message.pk)
         visible = status_moved = False
         for event in sorted(parked, key=_report_order):
-            change = _status_event_apply(message=message, event=event)
+            change = _status_event_apply(message=message, event=event, batch=batch)
             visible |= change.visible
             status_moved |= change.status_moved
         if visible:
-            _status_change_publish(message=message, status_moved=status_moved)
+            _status_change_publish(message=message, status_moved=status_moved, batch=batch)
         return visible
 
 
@@ -198,7 +199,7 @@ class _Change:
     visible: bool = False
 
 
-def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Change:
+def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -> _Change:
     """Apply one stored report to its message (refreshed in place). The caller publishes."""
     if message.direction != Message.Direction.OUTBOUND:
         return _Change()
@@ -268,17 +269,20 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Chan
             contact=message.conversation.contact,
             channel=message.conversation.channel,
             reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: the recipient opted out (STOP)",
+            batch=batch,
         )
     return _Change(status_moved=bool(moved), visible=bool(moved or touched))
 
 
-def _status_change_publish(*, message: Message, status_moved: bool) -> None:
+def _status_change_publish(*, message: Message, status_moved: bool, batch) -> None:
     """Announce a message whose status or timestamps changed (loaded by
     `message_with_event_relations`, refreshed by `_status_event_apply`)."""
     conversation = message.conversation
     if status_moved and conversation.last_message_id == message.pk:
         # The inbox list shows the last message's status: its conversation changed too.
         conversation.last_message = message
-        events.message_updated(message, conversation=conversation)
+        events.broadcast_on_commit(
+            events.message_updated_event(message), events.conversation_updated_event(conversation), batch=batch
+        )
     else:
-        events.message_updated(message)
+        events.broadcast_on_commit(events.message_updated_event(message), batch=batch)

@@ -18,11 +18,12 @@ from conversations.sql_reads import conversation_for_sender
 PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
 
-def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
+def message_receive(*, payload, received_at=None, batch: events.BroadcastBatch | None = None) -> tuple[Message, bool]:
     """Store one inbound message (a `webhooks.payloads.InboundPayload`) exactly once.
 
     `received_at` is when Plivo delivered it (default: now); the thread's order and the
-    WhatsApp 24-hour window count from it, however long it waited to be applied.
+    WhatsApp 24-hour window count from it, however long it waited to be applied. Its events
+    go out with `batch` when given (the webhook worker's).
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
@@ -50,9 +51,9 @@ def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
             return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
-        keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent)
+        keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent, batch=batch)
         message.conversation = conversation
-        events.message_created(message)
+        events.broadcast_on_commit(events.message_created_event(message), batch=batch)
     return message, True
 
 

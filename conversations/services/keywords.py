@@ -41,15 +41,17 @@ def keyword_classify(*, text: str, intent: str = "") -> str:
     return ""
 
 
-def keyword_apply(*, contact: Contact, channel: str, text: str, intent: str) -> None:
+def keyword_apply(
+    *, contact: Contact, channel: str, text: str, intent: str, batch: events.BroadcastBatch | None = None
+) -> None:
     action = keyword_classify(text=text, intent=intent)
     if action == "optout":
         reason = f'Customer sent "{text.strip()[:60]}"' if text.strip() else "Plivo flagged the message as an opt-out"
-        contact_opt_out(contact=contact, channel=channel, reason=reason)
+        contact_opt_out(contact=contact, channel=channel, reason=reason, batch=batch)
     elif action == "optin":
-        contact_opt_in(contact=contact, channel=channel)
+        contact_opt_in(contact=contact, channel=channel, batch=batch)
     elif action == "help":
         now = timezone.now()
         Contact.objects.filter(pk=contact.pk).update(help_requested_at=now, updated_at=now)
         contact.refresh_from_db()
-        events.contact_updated(contact)
+        events.broadcast_on_commit(events.contact_updated_event(contact), batch=batch)

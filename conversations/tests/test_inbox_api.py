@@ -9,6 +9,7 @@ from conversations import events
 from conversations.models import Conversation, InboxEvent
 from conversations.services.conversations import conversation_record_message
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
+from conversations.tests.support import broadcast
 
 pytestmark = pytest.mark.django_db
 
@@ -311,14 +312,14 @@ class TestContacts:
 class TestEventReplay:
     def test_without_after_returns_the_head(self, agent_client):
         conversation = conversation_at(1)
-        head = events.conversation_updated(conversation).id
+        head = broadcast(events.conversation_updated_event(conversation)).id
         assert agent_client.get("/api/v1/events/").json() == {"events": [], "last_cursor": head, "reset": False}
 
     def test_replays_events_after_cursor_in_order(self, agent_client):
         conversation = conversation_at(1)
-        first = events.conversation_updated(conversation)
-        second = events.message_created(MessageFactory(conversation=conversation))
-        third = events.conversation_updated(conversation)
+        first = broadcast(events.conversation_updated_event(conversation))
+        second = broadcast(events.message_created_event(MessageFactory(conversation=conversation)))
+        third = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
         assert [e["cursor"] for e in body["events"]] == [second.id, third.id]
         assert body["events"][0]["type"] == "message.created"
@@ -327,13 +328,13 @@ class TestEventReplay:
 
     def test_too_large_a_gap_tells_the_page_to_reload(self, agent_client):
         conversation = conversation_at(1)
-        cursors = [events.conversation_updated(conversation).id for _ in range(6)]
+        cursors = [broadcast(events.conversation_updated_event(conversation)).id for _ in range(6)]
         body = agent_client.get("/api/v1/events/", {"after": cursors[0], "limit": 3}).json()
         assert body == {"events": [], "last_cursor": cursors[-1], "reset": True}
 
     def test_cursor_from_the_future_resets(self, agent_client):
         conversation = conversation_at(1)
-        head = events.conversation_updated(conversation).id
+        head = broadcast(events.conversation_updated_event(conversation)).id
         body = agent_client.get("/api/v1/events/", {"after": head + 1000}).json()
         assert body["reset"] is True and body["last_cursor"] == head
 
@@ -344,7 +345,7 @@ class TestEventPruning:
 
     def test_prune_deletes_only_events_past_retention_and_keeps_the_newest(self):
         conversation = conversation_at(1)
-        old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        old, recent = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
         self.age(old, 8)
         assert events.inbox_events_prune(older_than=timedelta(days=7)) == 1
         assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]
@@ -354,7 +355,7 @@ class TestEventPruning:
 
     def test_a_page_whose_cursor_was_pruned_reloads_instead_of_missing_events(self, agent_client):
         conversation = conversation_at(1)
-        logged = [events.conversation_updated(conversation) for _ in range(4)]
+        logged = [broadcast(events.conversation_updated_event(conversation)) for _ in range(4)]
         for event in logged[:3]:
             self.age(event, 8)
         events.inbox_events_prune(older_than=timedelta(days=7), batch=2)
@@ -365,17 +366,17 @@ class TestEventPruning:
         # The page asks with some overlap below its cursor, which can reach below the oldest
         # event without anything having been pruned (a fresh log, or rows never committed).
         conversation = conversation_at(1)
-        first, second = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        first, second = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
         body = agent_client.get("/api/v1/events/", {"after": max(0, first.id - 20)}).json()
         assert body["reset"] is False
         assert [event["cursor"] for event in body["events"]][-2:] == [first.id, second.id]
 
     def test_a_page_past_the_cut_keeps_catching_up_after_a_prune(self, agent_client):
         conversation = conversation_at(1)
-        logged = [events.conversation_updated(conversation) for _ in range(3)]
+        logged = [broadcast(events.conversation_updated_event(conversation)) for _ in range(3)]
         self.age(logged[0], 8)
         events.inbox_events_prune(older_than=timedelta(days=7))
-        later = events.conversation_updated(conversation)
+        later = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": logged[1].id}).json()
         assert body["reset"] is False and [event["cursor"] for event in body["events"]] == [logged[2].id, later.id]
 
@@ -383,11 +384,11 @@ class TestEventPruning:
         from django.db import transaction
 
         conversation = conversation_at(1)
-        first = events.conversation_updated(conversation)
+        first = broadcast(events.conversation_updated_event(conversation))
         with pytest.raises(RuntimeError), transaction.atomic():
-            events.conversation_updated(conversation)
+            broadcast(events.conversation_updated_event(conversation))
             raise RuntimeError("the change fails after its event was written")
-        last = events.conversation_updated(conversation)
+        last = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
         assert [event["cursor"] for event in body["events"]] == [last.id] and body["reset"] is False
 

@@ -25,6 +25,7 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     sends_for,
     wait_for,
 )
+from conversations.tests.support import broadcast
 from webhooks.services import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
@@ -351,7 +352,7 @@ def test_the_worker_prunes_inbox_events_past_retention(settings):
 
     settings.INBOX_EVENT_RETENTION_DAYS = 7
     conversation = ConversationFactory()
-    old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+    old, recent = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
     InboxEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
     drain()
     assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]

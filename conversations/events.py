@@ -35,7 +35,7 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-Event = tuple[str, dict]  # (type, what its payload holds), as a builder below makes it
+Event = tuple[str, dict]  # (type, data), as a builder below makes it
 
 
 def broadcast_on_commit(*events: Event, batch: BroadcastBatch | None = None) -> list[InboxEvent]:
@@ -45,7 +45,7 @@ def broadcast_on_commit(*events: Event, batch: BroadcastBatch | None = None) -> 
     Each change registers its own commit hook, so the events of a change rolled back to a
     savepoint are dropped with it, also from a batch.
     """
-    logged = [InboxEvent(type=event_type, payload=payload) for event_type, payload in events]
+    logged = [InboxEvent(type=event_type, data=data) for event_type, data in events]
     for event in logged:
         insert_row(event)
     wire_events = [event.as_wire() for event in logged]

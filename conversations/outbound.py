@@ -97,7 +97,7 @@ class PreparedContent:
     kind: str
     text: str = ""
     media: list = dataclass_field(default_factory=list)
-    payload: dict = dataclass_field(default_factory=dict)
+    structured: dict = dataclass_field(default_factory=dict)
 
 
 def _is_http_url(value) -> bool:
@@ -265,11 +265,11 @@ def _prepare_template(call: dict | None) -> PreparedContent:
         components.append({"type": "button", "sub_type": slot["sub_type"], "index": index,
                            "parameters": [{"type": "text", "text": value} for value in values]})
     rendered = template.render({"header": header, "body": body, "buttons": rendered_buttons})
-    payload = {
+    structured = {
         "template": {"name": template.name, "language": template.language, "components": components},
         "rendered": {key: rendered[key] for key in ("header", "body", "footer", "buttons")},
     }
-    return PreparedContent(kind="template", text=rendered["text"], payload=payload)
+    return PreparedContent(kind="template", text=rendered["text"], structured=structured)
 
 
 def _optional_text(section, key: str, *, field: str, limit: int, what: str) -> str | None:
@@ -333,7 +333,7 @@ def _prepare_interactive(interactive: dict | None) -> PreparedContent:
             raise SendRefused("The button's cta_url must be an http(s) URL.", code="invalid_url", field="interactive.action.buttons.0.cta_url")
         normalized["action"] = {"buttons": [{"title": title, "cta_url": buttons[0]["cta_url"].strip()}]}
         text = body
-    return PreparedContent(kind="interactive", text=text, payload={"interactive": normalized})
+    return PreparedContent(kind="interactive", text=text, structured={"interactive": normalized})
 
 
 def _reply_buttons(buttons) -> list[dict]:
@@ -414,7 +414,7 @@ def _prepare_location(location: dict | None) -> PreparedContent:
     values["address"] = _require_text(location.get("address") or "", field="location.address", limit=1000,
                                       what="The address", required=False)
     text = values["name"] or values["address"] or f"{values['latitude']}, {values['longitude']}"
-    return PreparedContent(kind="location", text=text, payload={"location": values})
+    return PreparedContent(kind="location", text=text, structured={"location": values})
 
 
 # --- queueing -----------------------------------------------------------------------------------
@@ -524,7 +524,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
         kind=content.kind,
         text=content.text,
         media=content.media,
-        payload=content.payload,
+        structured=content.structured,
         status=MessageStatus.QUEUED,
         sent_by=sent_by,
         idempotency_key=idempotency_key,
@@ -665,13 +665,13 @@ def plivo_request(message: Message) -> dict:
     if message.kind == "media":
         kwargs["media_urls"] = [item["url"] for item in message.media]
     elif message.kind == "template":
-        call = message.payload["template"]
+        call = message.structured["template"]
         # Components as dicts: the SDK keeps them verbatim (Component objects break its JSON).
         kwargs["template"] = Template(name=call["name"], language=call["language"], components=call["components"])
     elif message.kind == "interactive":
-        kwargs["interactive"] = Interactive(**message.payload["interactive"])
+        kwargs["interactive"] = Interactive(**message.structured["interactive"])
     elif message.kind == "location":
-        kwargs["location"] = Location(**message.payload["location"])
+        kwargs["location"] = Location(**message.structured["location"])
     return kwargs
 
 
@@ -687,7 +687,7 @@ def plivo_send(message: Message) -> SendOutcome:
         kwargs = plivo_request(message)
     except plivo_exceptions.PlivoRestError as exc:  # the SDK's own argument checks
         return _classify_plivo_error(exc, None)
-    except (KeyError, TypeError, ValueError) as exc:  # a stored payload that is not ours (edited by hand?)
+    except (KeyError, TypeError, ValueError) as exc:  # stored content that is not ours (edited by hand?)
         return SendOutcome(kind="permanent", error_code=ERROR_REFUSED, detail=f"{type(exc).__name__}: {exc}"[:300],
                            reason="Not sent: the stored message content is damaged; send it as a new message.")
     try:

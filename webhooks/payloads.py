@@ -149,7 +149,7 @@ class InboundPayload:
     kind: str  # Message.Kind value
     text: str = ""
     media: list = field(default_factory=list)  # [{"url", "content_type"}]
-    structured: dict = field(default_factory=dict)  # Message.payload
+    structured: dict = field(default_factory=dict)  # Message.structured
     reply_to_plivo_uuid: str = ""
     intent: str = ""  # Plivo's MessageIntent: optout, optin, help or ""
     profile_name: str = ""
@@ -240,7 +240,7 @@ def _media(fields: Fields) -> list[dict]:
 
 
 def _kind(fields: Fields, channel: str, media: list, text: str) -> tuple[str, dict, str]:
-    """(Message.kind, Message.payload, visible text) for this message."""
+    """(Message.kind, Message.structured, visible text) for this message."""
     content_type = fields.get("ContentType").lower()
     if channel != Channel.WHATSAPP or content_type in ("", "text"):
         return (Message.Kind.MEDIA if media else Message.Kind.TEXT), {}, text

@@ -41,7 +41,7 @@ def conversation_filter(
 
 # The list shows a preview of each conversation's last message; its structured parts (an
 # inbound message keeps Plivo's whole raw payload) would only be decoded to be thrown away.
-LAST_MESSAGE_UNUSED = ("last_message__payload", "last_message__media", "last_message__error_message")
+LAST_MESSAGE_UNUSED = ("last_message__structured", "last_message__media", "last_message__error_message")
 
 
 def conversation_list_for_inbox(

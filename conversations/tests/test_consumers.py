@@ -90,7 +90,7 @@ async def test_agent_receives_events_after_commit_with_their_cursor(agent):
 
     event = await sync_to_async(publish)()
     received = await communicator.receive_json_from(timeout=3)
-    assert received == {"cursor": event.id, "type": "message.created", "payload": event.payload}
+    assert received == {"cursor": event.id, "type": "message.created", "payload": event.data}
     assert received["payload"]["message"]["text"] == "Where is my parcel?"
     await communicator.disconnect()
 

@@ -161,7 +161,7 @@ class TestConversationUpdate:
         assert agent_client.patch(self.url(conversation), {"status": "open"}, format="json").json()["status"] == "open"
         events_written = InboxEvent.objects.filter(id__gt=0).order_by("id")[before:]
         assert [e.type for e in events_written] == ["conversation.updated", "conversation.updated"]
-        assert [e.payload["conversation"]["status"] for e in events_written] == ["resolved", "open"]
+        assert [e.data["conversation"]["status"] for e in events_written] == ["resolved", "open"]
 
     def test_agent_takes_unassigned_and_hands_own_to_a_colleague(self, agent_client, agent, other_agent):
         conversation = conversation_at(1)
@@ -261,7 +261,7 @@ class TestThreadMessages:
 
     def test_every_kind_keeps_its_structured_payload(self, agent_client):
         conversation = conversation_at(1)
-        MessageFactory(conversation=conversation, kind="location", text="", payload={"location": {"latitude": "52.5", "longitude": "13.4", "name": "Shop", "address": "Main St 1"}})
+        MessageFactory(conversation=conversation, kind="location", text="", structured={"location": {"latitude": "52.5", "longitude": "13.4", "name": "Shop", "address": "Main St 1"}})
         MessageFactory(conversation=conversation, kind="media", media=[{"url": "https://cdn.example/p.jpg", "content_type": "image/jpeg"}])
         rows = agent_client.get(f"{LIST_URL}{conversation.pk}/messages/").json()["results"]
         assert rows[0]["payload"]["location"]["name"] == "Shop"
@@ -295,7 +295,7 @@ class TestContacts:
         assert response.status_code == 200
         assert response.json()["display_name"] == payload
         event = InboxEvent.objects.latest("id")
-        assert event.type == "contact.updated" and event.payload["contact"]["display_name"] == payload
+        assert event.type == "contact.updated" and event.data["contact"]["display_name"] == payload
 
     def test_too_long_name_is_refused(self, agent_client):
         contact = ContactFactory(display_name="Old")
@@ -323,7 +323,7 @@ class TestEventReplay:
         body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
         assert [e["cursor"] for e in body["events"]] == [second.id, third.id]
         assert body["events"][0]["type"] == "message.created"
-        assert body["events"][0]["payload"]["message"]["id"] == second.payload["message"]["id"]
+        assert body["events"][0]["payload"]["message"]["id"] == second.data["message"]["id"]
         assert body["last_cursor"] == third.id and body["reset"] is False
 
     def test_too_large_a_gap_tells_the_page_to_reload(self, agent_client):

@@ -419,11 +419,11 @@ def test_screenshot_of_a_busy_inbox(pages, agent, other_agent):
     MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="read", reply_to=first, created_at=at(3),
                    text="Sorry to hear that, Dana! Would you like a replacement or a refund?")
     MessageFactory(conversation=conversation, direction="inbound", kind="button_reply", text="Replacement", created_at=at(5),
-                   payload={"button": {"text": "Replacement", "payload": "REPLACE"}})
+                   structured={"button": {"text": "Replacement", "payload": "REPLACE"}})
     MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="delivered", kind="template", created_at=at(8),
-                   text="Hi Dana, your order #1042 has shipped.", payload={"template": {"name": "order_update"}})
+                   text="Hi Dana, your order #1042 has shipped.", structured={"template": {"name": "order_update"}})
     MessageFactory(conversation=conversation, kind="location", text="", created_at=at(30),
-                   payload={"location": {"latitude": "37.7793", "longitude": "-122.4193", "name": "Home", "address": "1 Dr Carlton B Goodlett Pl"}})
+                   structured={"location": {"latitude": "37.7793", "longitude": "-122.4193", "name": "Home", "address": "1 Dr Carlton B Goodlett Pl"}})
     MessageFactory(conversation=conversation, direction="outbound", sent_by=other_agent, status="sent", created_at=at(36),
                    text="Thanks! A courier will pick up the damaged one tomorrow.")
     last = MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="undelivered", error_code="80", created_at=at(39),
@@ -470,13 +470,13 @@ def test_every_message_kind_is_rendered_for_what_it_is(pages, server, agent):
     MessageFactory(conversation=c, kind="media", text="photo", media=[{"url": image_url, "content_type": "image/svg+xml"}])
     MessageFactory(conversation=c, kind="media", text="", media=[{"url": "https://cdn.example/invoice.pdf", "content_type": "application/pdf"}])
     MessageFactory(conversation=c, kind="location", text="Home, Main St 1",
-                   payload={"location": {"latitude": "52.52", "longitude": "13.405", "name": "Home", "address": "Main St 1"}})
-    MessageFactory(conversation=c, kind="list_reply", text="Size M", payload={"list_reply": {"id": "size-m", "title": "Size M"}})
-    MessageFactory(conversation=c, kind="unsupported", text="", payload={"content_type": "contacts", "raw": {}})
+                   structured={"location": {"latitude": "52.52", "longitude": "13.405", "name": "Home", "address": "Main St 1"}})
+    MessageFactory(conversation=c, kind="list_reply", text="Size M", structured={"list_reply": {"id": "size-m", "title": "Size M"}})
+    MessageFactory(conversation=c, kind="unsupported", text="", structured={"content_type": "contacts", "raw": {}})
     MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="sent", kind="interactive", text="Pick one",
-                   payload={"interactive": {"type": "button", "body": {"text": "Pick one"}, "action": {"buttons": [{"id": "a", "title": "Yes"}, {"id": "b", "title": "No"}]}}})
+                   structured={"interactive": {"type": "button", "body": {"text": "Pick one"}, "action": {"buttons": [{"id": "a", "title": "Yes"}, {"id": "b", "title": "No"}]}}})
     MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="delivered", kind="template", text="Hi Dana",
-                   payload={"template": {"name": "order_update"}, "rendered": {"buttons": [{"type": "url", "text": "Track order"}]}})
+                   structured={"template": {"name": "order_update"}, "rendered": {"buttons": [{"type": "url", "text": "Track order"}]}})
     MessageFactory(conversation=c, direction="outbound", sent_by=agent, status="queued", text="On its way", unconfirmed_since=timezone.now())
     page = pages.open(agent, path=f"/inbox/{c.pk}/")
     items = page.locator("#message-list .msg")

@@ -76,7 +76,7 @@ def test_agent_sees_the_retry_while_it_waits(fake_plivo, conversation):
     assert before + timedelta(seconds=20) <= job.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert (job.state, job.lease_expires_at) == ("pending", None)
     updated = InboxEvent.objects.filter(type="message.updated").last()
-    assert updated.payload["message"]["error_message"] == message.error_message
+    assert updated.data["message"]["error_message"] == message.error_message
     # Not due yet: a worker does not pick it up early.
     assert outbound_job_process(message_id=message.pk) is None
     assert len(fake_plivo.sends()) == 1
@@ -317,7 +317,7 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
 
 def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conversation):
     message, _ = message_send(conversation=conversation, kind="location", location={"latitude": "1", "longitude": "2"})
-    type(message).objects.filter(pk=message.pk).update(payload={"location": {"lat": "1"}})
+    type(message).objects.filter(pk=message.pk).update(structured={"location": {"lat": "1"}})
     drain()
     message = reload(message)
     assert not fake_plivo.sends()

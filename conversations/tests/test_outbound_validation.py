@@ -82,7 +82,7 @@ def test_template_is_accepted_outside_the_window(template):
     message, created = message_send(conversation=closed_conversation(), kind="template", template={
         "name": "order_update", "language": "en_US", "parameters": {"body": ["Ada", "A-17"]}})
     assert created and message.text == "Hi Ada, order A-17 is ready."
-    assert message.payload["template"]["name"] == "order_update"
+    assert message.structured["template"]["name"] == "order_update"
 
 
 def test_window_rule_does_not_apply_to_sms():

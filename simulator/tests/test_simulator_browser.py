@@ -239,7 +239,7 @@ def test_button_reply_round_trip(screens, agent):
     expect(reply).to_contain_text("Replacement")
     expect(reply).to_contain_text("Payload: replace")
     message = Message.objects.get(direction="inbound", kind="button_reply")
-    assert message.payload["button"]["id"] == "replace"
+    assert message.structured["button"]["id"] == "replace"
     assert message.reply_to.text == "Would you like a refund or a replacement?"
     # The phone quotes the message the customer answered.
     expect(phone.locator(".bubble--mine").last.locator(".bubble-quote")).to_contain_text("refund or a replacement")

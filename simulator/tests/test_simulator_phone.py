@@ -88,7 +88,7 @@ def test_tapping_an_interactive_button_is_a_button_reply(phone, sdk, live_app):
     phone.send(phone=CUSTOMER, channel="whatsapp", reply_to=uuid, button={"id": "solved", "title": "Yes, thanks"})
 
     message = inbound(kind="button_reply")
-    assert message.payload["button"] == {"id": "solved", "text": "Yes, thanks"}
+    assert message.structured["button"] == {"id": "solved", "text": "Yes, thanks"}
     assert message.reply_to_plivo_uuid == uuid
 
 
@@ -103,7 +103,7 @@ def test_choosing_a_list_row_is_a_list_reply(phone, sdk, live_app):
                list_row={"id": "am", "title": "Morning", "description": "9 to 12"})
 
     message = inbound(kind="list_reply")
-    assert message.payload["list_reply"] == {"id": "am", "title": "Morning", "description": "9 to 12"}
+    assert message.structured["list_reply"] == {"id": "am", "title": "Morning", "description": "9 to 12"}
 
 
 def test_template_quick_reply_sends_the_buttons_payload_and_the_phone_shows_the_rendered_template(phone, sdk, live_app):
@@ -124,7 +124,7 @@ def test_template_quick_reply_sends_the_buttons_payload_and_the_phone_shows_the_
     phone.send(phone=CUSTOMER, channel="whatsapp", reply_to=uuid, button={"id": no_button["id"], "title": no_button["title"]})
 
     message = inbound(kind="button_reply")
-    assert message.payload["button"] == {"text": "No, thanks", "payload": "FOLLOW_UP_NO"}
+    assert message.structured["button"] == {"text": "No, thanks", "payload": "FOLLOW_UP_NO"}
 
 
 @pytest.mark.parametrize("channel", ["sms", "whatsapp"])

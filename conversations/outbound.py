@@ -53,6 +53,7 @@ from conversations.models import (
     SendAttempt,
 )
 from conversations.phone import InvalidPhoneNumber, normalize_phone
+from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNAVAILABLE, ERROR_UNCONFIRMED
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
 from conversations.services.delivery_reports import status_events_attach, uuid_lock
@@ -67,11 +68,6 @@ MMS_MEDIA_LIMIT = 10
 RETRYABLE_FAILURE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REJECTED)
 OUTBOUND_QUEUE = "outbound"
 _local = threading.local()  # per thread: the SDK client, its last response, the worker's name
-
-# Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
-ERROR_UNAVAILABLE = "plivo_unavailable"
-ERROR_REFUSED = "plivo_refused"
-ERROR_UNCONFIRMED = "unconfirmed"
 
 
 class SendRefused(Exception):

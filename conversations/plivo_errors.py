@@ -1,10 +1,17 @@
-"""Plivo's message error codes, explained for the agent who sees a failed message.
+"""The error codes a message carries: Plivo's, explained for the agent who sees a failed
+message, and the few Parley sets itself.
 
 Codes from Plivo's messaging error-code table (docs: messaging/troubleshooting/error-codes).
 Each text says what happened and what the agent can do about it.
 """
 
 OPTED_OUT_ERROR_CODE = "200"
+
+# Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
+ERROR_UNAVAILABLE = "plivo_unavailable"
+ERROR_REFUSED = "plivo_refused"
+# Written while Parley does not know whether Plivo got a send; any delivery report settles it.
+ERROR_UNCONFIRMED = "unconfirmed"
 
 # Codes Plivo sends when there is no error at all.
 _NO_ERROR = {"", "0", "000", "none", "null"}

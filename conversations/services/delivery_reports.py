@@ -20,7 +20,7 @@ from conversations.models import (
     MessageStatusEvent,
     OutboundJob,
 )
-from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
+from conversations.plivo_errors import ERROR_UNCONFIRMED, OPTED_OUT_ERROR_CODE, explain_error_code
 from conversations.services.contacts import contact_opt_out
 from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
 from conversations.sql_reads import message_with_event_relations
@@ -37,9 +37,6 @@ REPORT_STATUS_TO_MESSAGE_STATUS = {
     "undelivered": MessageStatus.UNDELIVERED,
     "rejected": MessageStatus.REJECTED,
 }
-# What the outbound worker (conversations.outbound.ERROR_UNCONFIRMED) writes while it does not
-# know whether Plivo got a send; any delivery report settles that question.
-UNCONFIRMED_ERROR_CODE = "unconfirmed"
 # Keeps our advisory locks on uuids apart from anyone else's ("PLV").
 PARKED_REPORT_LOCK_NAMESPACE = 0x504C56
 STATUS_TIMESTAMP_FIELD = {
@@ -208,7 +205,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
     timestamp_field = STATUS_TIMESTAMP_FIELD.get(new_status)
     is_failure = new_status in FINAL_FAILURE_STATUSES
     # Only a guess can be overturned: "may not have been sent" after no answer from Plivo.
-    unconfirmed_failure, unconfirmed_failure_params = "(status = %s AND error_code = %s)", [MessageStatus.FAILED.value, UNCONFIRMED_ERROR_CODE]
+    unconfirmed_failure, unconfirmed_failure_params = "(status = %s AND error_code = %s)", [MessageStatus.FAILED.value, ERROR_UNCONFIRMED]
 
     moved = None
     if new_status is not None:
@@ -239,7 +236,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
         # A late report does not change the status, but it still proves Plivo has the message
         # and tells when that step happened.
         unconfirmed_note = "(error_code = %s AND status_rank < %s)"
-        note_params = [UNCONFIRMED_ERROR_CODE, STATUS_RANK[MessageStatus.FAILED]]
+        note_params = [ERROR_UNCONFIRMED, STATUS_RANK[MessageStatus.FAILED]]
         assignments = [
             "unconfirmed_since = NULL",
             "updated_at = %s",

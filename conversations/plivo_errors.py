@@ -9,7 +9,9 @@ OPTED_OUT_ERROR_CODE = "200"
 
 # Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
 ERROR_UNAVAILABLE = "plivo_unavailable"
-ERROR_REFUSED = "plivo_refused"
+# Parley did not send it (opted out or window closed while queued, misconfigured, content it
+# cannot build); a refusal by Plivo's API is "http_<status>".
+ERROR_REFUSED = "parley_refused"
 # Written while Parley does not know whether Plivo got a send; any delivery report settles it.
 ERROR_UNCONFIRMED = "unconfirmed"
 

@@ -16,6 +16,7 @@ from conversations.outbound import (
     retry_delay_seconds,
 )
 from conversations.services.contacts import contact_opt_out
+from conversations.tests.factories import MessageFactory
 from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     attempts,
     drain,
@@ -243,6 +244,22 @@ def test_opt_out_while_queued_stops_the_send(fake_plivo, conversation):
     assert not fake_plivo.sends()
     assert message.status == MessageStatus.FAILED
     assert "opted out" in message.error_message
+    assert message.error_code == "parley_refused"  # Parley refused it, not Plivo
+
+
+def test_messages_stored_as_refused_by_plivo_that_parley_refused_get_the_honest_code(conversation):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("conversations.migrations.0005_parley_refused_error_code")
+    reason = "Not sent: the customer opted out while the message was waiting to be sent."
+    refused = MessageFactory(conversation=conversation, direction="outbound", status="failed",
+                             error_code="plivo_refused", error_message=reason)
+    by_plivo = MessageFactory(conversation=conversation, direction="outbound", status="failed", error_code="http_400")
+    migration.rename_code(apps, None)
+    assert (reload(refused).error_code, reload(refused).error_message) == ("parley_refused", reason)
+    assert reload(by_plivo).error_code == "http_400"
 
 
 def test_window_closing_while_queued_stops_a_free_form_send(fake_plivo, conversation):
@@ -322,6 +339,7 @@ def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conv
     message = reload(message)
     assert not fake_plivo.sends()
     assert message.status == MessageStatus.FAILED and "damaged" in message.error_message
+    assert message.error_code == "parley_refused"
     assert attempts(message)[0].outcome == "permanent_error"
 
 

@@ -996,7 +996,7 @@ def message_retry(*, message: Message, requested_by) -> Message:
     now = timezone.now()
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
-        if locked.direction != Message.Direction.OUTBOUND:
+        if not locked.is_outbound:
             raise RetryNotAllowed("Only messages Parley sent can be retried.", code="not_retryable", status_code=409)
         if locked.status not in RETRYABLE_FAILURE_STATUSES:
             raise RetryNotAllowed(

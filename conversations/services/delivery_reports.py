@@ -157,7 +157,7 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
     names a ref sent under another uuid); it is kept in that message's history only.
     """
     message = message_with_event_relations(pk=ref)
-    if message is None or message.direction != Message.Direction.OUTBOUND:
+    if message is None or not message.is_outbound:
         logger.warning("report for %s names ref %s, which is not one of our sends", uuid, ref)
         return None, False
     earlier_send = MessageStatusEvent.objects.filter(message=message, plivo_message_uuid=uuid).exists()
@@ -198,7 +198,7 @@ class _Change:
 
 def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -> _Change:
     """Apply one stored report to its message (refreshed in place). The caller publishes."""
-    if message.direction != Message.Direction.OUTBOUND:
+    if not message.is_outbound:
         return _Change()
     now = db_datetime(timezone.now())
     new_status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)

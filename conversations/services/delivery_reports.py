@@ -49,18 +49,7 @@ STATUS_TIMESTAMP_FIELD = {
 }
 
 
-@dataclass(frozen=True)
-class StatusReportOutcome:
-    event: MessageStatusEvent | None  # None: a duplicate of a report we already have
-    message_id: int | None  # None: parked until its message is known
-    changed: bool  # whether agents were told about a change
-
-    @property
-    def duplicate(self) -> bool:
-        return self.event is None
-
-
-def status_report_apply(*, report, received_at=None, batch: events.BroadcastBatch | None = None) -> StatusReportOutcome:
+def status_report_apply(*, report, received_at=None, batch: events.BroadcastBatch | None = None) -> None:
     """Record one delivery report (a `webhooks.payloads.StatusReport`) and apply it.
 
     `received_at` is when Plivo delivered it (default: now): the sent, delivered and read
@@ -84,22 +73,21 @@ def status_report_apply(*, report, received_at=None, batch: events.BroadcastBatc
                 history_only = message is not None and not claimed
 
         event = _status_event_store(report, message=None if claimed else message, received_at=received_at)
-        if event is None:
-            return StatusReportOutcome(event=None, message_id=message.pk if message else None, changed=False)
+        if event is None:  # Plivo retried a report we already have
+            return
         if message is None:
             logger.info("parked %s report for unknown message %s (ref=%s)", report.status, report.message_uuid, report.ref)
-            return StatusReportOutcome(event=event, message_id=None, changed=False)
+            return
         if history_only:
-            return StatusReportOutcome(event=event, message_id=message.pk, changed=False)
+            return
         if claimed:
             # Our report and any that arrived before it without a ref, applied together.
-            changed = status_events_attach(message=message, batch=batch)
-            return StatusReportOutcome(event=event, message_id=message.pk, changed=changed)
+            status_events_attach(message=message, batch=batch)
+            return
 
         change = _status_event_apply(message=message, event=event, batch=batch)
         if change.visible:
             _status_change_publish(message=message, status_moved=change.status_moved, batch=batch)
-        return StatusReportOutcome(event=event, message_id=message.pk, changed=change.visible)
 
 
 def status_events_attach(*, message: Message, batch: events.BroadcastBatch | None = None) -> bool:

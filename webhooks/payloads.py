@@ -292,10 +292,6 @@ def _unsupported(fields: Fields, content_type: str, text: str) -> tuple[str, dic
     return Message.Kind.UNSUPPORTED, {"content_type": content_type, "raw": fields.raw}, text
 
 
-# Plivo's callback statuses. Anything else is kept in the history but changes nothing.
-REPORT_STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "rejected")
-
-
 @dataclass(frozen=True)
 class StatusReport:
     """One delivery report for one of our sends, as Plivo posted it to the status URL."""

@@ -27,7 +27,8 @@ from conversations.sql_reads import message_with_event_relations
 
 logger = logging.getLogger(__name__)
 
-# Plivo's `queued` means Plivo accepted the send: our `sending`, never above `sent`.
+# Plivo's callback statuses; another is kept in the history but changes nothing. Plivo's
+# `queued` means Plivo accepted the send: our `sending`, never above `sent`.
 REPORT_STATUS_TO_MESSAGE_STATUS = {
     "queued": MessageStatus.SENDING,
     "sent": MessageStatus.SENT,

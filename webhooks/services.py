@@ -87,15 +87,6 @@ def receipts_apply(*, limit: int = 50) -> int:
     return len(batch)
 
 
-def receipts_apply_all(*, limit: int = 50) -> int:
-    """Apply receipts until none is due; how many were taken. What a running worker would do
-    next, for callers that cannot wait for one (the tests)."""
-    total = 0
-    while taken := receipts_apply(limit=limit):
-        total += taken
-    return total
-
-
 def receipts_prune(*, older_than: timedelta, batch: int = 5000) -> int:
     """Delete applied receipts older than `older_than`. Safe at any age: a late retry of a
     pruned callback is stored again, and applying it again changes nothing."""

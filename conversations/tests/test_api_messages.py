@@ -19,8 +19,8 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     open_conversation,
     reload,
 )
-from webhooks.services import receipts_apply_all
 from webhooks.signing import sign_v3
+from webhooks.tests.support import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     wait_for,
 )
 from conversations.tests.support import broadcast
-from webhooks.services import receipts_apply_all
+from webhooks.tests.support import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
 

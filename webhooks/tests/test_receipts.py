@@ -13,8 +13,9 @@ from django.utils import timezone
 from conversations.models import Conversation, InboxEvent, Message
 from webhooks import services
 from webhooks.models import WebhookReceipt
-from webhooks.services import receipts_apply, receipts_apply_all, receipts_prune
+from webhooks.services import receipts_apply, receipts_prune
 from webhooks.tests.conftest import MESSAGE_PATH, load_fixture
+from webhooks.tests.support import receipts_apply_all
 from webhooks.worker import WebhookWorker
 
 pytestmark = pytest.mark.django_db

@@ -101,11 +101,11 @@ class Conversation(models.Model):
             return None
         return self.last_inbound_at + WHATSAPP_WINDOW
 
-    def window_is_open(self, now=None) -> bool:
+    def window_is_open(self) -> bool:
         if self.channel != Channel.WHATSAPP:
             return True
         expires = self.window_expires_at
-        return expires is not None and (now or timezone.now()) < expires
+        return expires is not None and timezone.now() < expires
 
 
 class MessageStatus(models.TextChoices):

@@ -883,7 +883,7 @@ def _attach_early_reports(message: Message) -> None:
 
 
 # --- recovery (run by every worker's sweeper) ---------------------------------------------------
-def outbound_sweep(*, now=None) -> dict:
+def outbound_sweep() -> dict:
     """Make the queue whole again after crashes and waits; safe to run from many workers.
 
     - in_flight jobs whose lease expired (their worker died): if the request never started,
@@ -892,7 +892,7 @@ def outbound_sweep(*, now=None) -> dict:
       OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS without one the message fails ("may not have been sent");
     - pending jobs left due for a whole lease (their task was lost) get a fresh task.
     """
-    now = now or timezone.now()
+    now = timezone.now()
     counts = {"released": 0, "unconfirmed": 0, "confirmed": 0, "timed_out": 0, "requeued": 0}
 
     def count(result):
@@ -925,8 +925,7 @@ def _each_locked(queryset, handle, batch: int = 200) -> None:
 
 
 def _requeue(job: OutboundJob, *, now) -> str | None:
-    due = min(now, timezone.now())  # `now` may be a sweep's view of the future (tests)
-    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=due, updated_at=now):
+    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=now, updated_at=now):
         send_outbound_job.enqueue(job.message_id)
         return "requeued"
     return None
@@ -956,7 +955,7 @@ def _lease_expired(job: OutboundJob, *, now) -> str:
     jobs = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
     if attempt is None:
         # Claimed, but the worker died before its request started: nothing went out.
-        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=min(now, timezone.now()),
+        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=now,
                        lease_expires_at=None, claimed_by="", updated_at=now):
             send_outbound_job.enqueue(job.message_id)
         return "released"

@@ -4,6 +4,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from conversations.models import InboxEvent, MessageStatus, OutboundJob, SendAttempt
@@ -173,7 +174,8 @@ def test_timeout_leaves_message_unconfirmed_never_resent_then_failed(fake_plivo,
     assert len(fake_plivo.sends()) == 1
 
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)
-    assert outbound_sweep(now=later)["timed_out"] == 1
+    with time_machine.travel(later):
+        assert outbound_sweep()["timed_out"] == 1
     message = reload(message)
     assert message.status == MessageStatus.FAILED
     assert message.unconfirmed_since is None
@@ -188,7 +190,8 @@ def test_unconfirmed_message_is_not_failed_before_its_time(fake_plivo, settings,
     message = queue_text(conversation)
     outbound_job_process(message_id=message.pk)
     almost = timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS - 5)
-    assert outbound_sweep(now=almost)["timed_out"] == 0
+    with time_machine.travel(almost):
+        assert outbound_sweep()["timed_out"] == 0
     assert reload(message).status == MessageStatus.QUEUED
     assert wait_for(lambda: fake_plivo.accepted)  # the slow answer must not leak into the next test
 
@@ -202,7 +205,8 @@ def test_agent_retry_of_an_unconfirmed_failure_really_sends_again(fake_plivo, se
     OutboundJob.objects.filter(message=message).update(next_attempt_at=timezone.now())
     outbound_job_process(message_id=message.pk)  # timeout: unconfirmed
     assert wait_for(lambda: fake_plivo.accepted)
-    outbound_sweep(now=timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1))
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)):
+        outbound_sweep()
     assert reload(message).status == MessageStatus.FAILED
 
     retried = message_retry(message=message, requested_by=agent)
@@ -276,8 +280,9 @@ def test_worker_that_died_before_its_request_is_replaced_and_sends_once(fake_pli
     # Its task is gone with it; the job's lease is what brings the message back.
     assert outbound_sweep()["released"] == 0  # lease still valid
     after_lease = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=after_lease)["released"] == 1
-    drain()
+    with time_machine.travel(after_lease):
+        assert outbound_sweep()["released"] == 1
+        drain()
     message = reload(message)
     assert message.status == MessageStatus.SENDING
     assert len(fake_plivo.sends()) == 1
@@ -289,8 +294,9 @@ def test_worker_that_died_during_its_request_leaves_it_unconfirmed(fake_plivo, s
     job = outbound_job_claim(message_id=message.pk, worker_id="dead-worker")
     SendAttempt.objects.create(message=message, number=job.attempts)  # then the process was killed
     after_lease = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=after_lease)["unconfirmed"] == 1
-    drain()
+    with time_machine.travel(after_lease):
+        assert outbound_sweep()["unconfirmed"] == 1
+        drain()
     message = reload(message)
     assert not fake_plivo.sends()
     assert message.outbound_job.state == "unconfirmed" and message.unconfirmed_since is not None
@@ -305,8 +311,9 @@ def test_pending_job_whose_task_was_lost_gets_a_new_one(fake_plivo, settings, co
     DBTaskResult.objects.all().delete()
     assert outbound_sweep()["requeued"] == 0
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=later)["requeued"] == 1
-    drain()
+    with time_machine.travel(later):
+        assert outbound_sweep()["requeued"] == 1
+        drain()
     assert reload(message).status == MessageStatus.SENDING and len(fake_plivo.sends()) == 1
 
 
@@ -326,7 +333,8 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
     assert message.status == MessageStatus.DELIVERED
     assert message.plivo_message_uuid == accepted.uuid
     assert message.unconfirmed_since is None and message.error_message == ""
-    outbound_sweep(now=timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1))
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)):
+        outbound_sweep()
     assert reload(message).status == MessageStatus.DELIVERED  # never failed later
     assert message.outbound_job.state == "accepted"
     assert len(fake_plivo.sends()) == 1

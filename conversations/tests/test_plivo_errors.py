@@ -1,12 +1,21 @@
+"""Plivo's error codes explained: each documented code in its own words, no error as nothing."""
+
 import pytest
 
 from conversations.plivo_errors import ERROR_EXPLANATIONS, explain_error_code, normalize_error_code
 
 
+# What each explanation must say; a code added to the table without an entry here fails.
+EXPLAINED_AS = {
+    "10": "invalid", "20": "network problem", "30": "spam", "40": "sending number", "50": "not a valid mobile number",
+    "60": "loop", "70": "disconnected", "80": "unreachable", "90": "no carrier route", "100": "carrier refused",
+    "110": "too long", "200": "opted out", "201": "toll-free", "420": "expired", "1000": "unknown error",
+}
+
+
 @pytest.mark.parametrize("code", sorted(ERROR_EXPLANATIONS))
-def test_every_documented_code_has_its_own_explanation(code):
-    text = explain_error_code(code)
-    assert text == ERROR_EXPLANATIONS[code] and "Plivo reported error" not in text
+def test_every_documented_code_is_explained_in_its_own_words(code):
+    assert EXPLAINED_AS[code] in explain_error_code(code)
 
 
 @pytest.mark.parametrize("code", [None, "", " ", "0", "000", "null"])

@@ -12,100 +12,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 from django.utils import timezone
 
 from conversations.models import Contact, Conversation, Message, OutboundJob
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory, MessageTemplateFactory
-from conversations.tests.live_server import LiveServer, database_url_for_current_connection
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WATCH_SCRIPT = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
-});
-window.__xss = 0;
-"""
 DEFAULT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
 SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "inbox.png"
-
-
-
-
-@pytest.fixture(scope="module")
-def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
-    with django_db_blocker.unblock():
-        database_url = database_url_for_current_connection()
-    live = LiveServer(database_url=database_url, log_path=tmp_path_factory.mktemp("daphne") / "daphne.log")
-    yield live
-    live.stop()
-
-
-class Pages:
-    """Opens signed-in pages and checks each for CSP violations and errors at the end."""
-
-    def __init__(self, browser, server):
-        self.browser = browser
-        self.server = server
-        self.contexts = []
-        self.pages = []
-        self.problems = []
-
-    def open(self, user=None, path="/inbox/", viewport=(1280, 800)):
-        context = self.browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        context.add_init_script(WATCH_SCRIPT)
-        if user is not None:
-            session = SessionStore()
-            session["_auth_user_id"] = str(user.pk)
-            session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-            session["_auth_user_hash"] = user.get_session_auth_hash()
-            session.create()
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": self.server.url}])
-        page = context.new_page()
-        page.set_default_timeout(5000)
-        page.on("console", lambda message: self._console(page, message))
-        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
-        self.contexts.append(context)
-        self.pages.append(page)
-        if path:
-            page.goto(self.server.url + path)
-        return page
-
-    def _console(self, page, message):
-        if message.type == "error" or "Content Security Policy" in message.text:
-            # The one expected error: a socket the test cut on purpose.
-            if "WebSocket" in message.text and getattr(page, "_socket_cut", False):
-                return
-            self.problems.append(f"console {message.type}: {message.text}")
-
-    def check(self):
-        for page in self.pages:
-            if page.is_closed():
-                continue
-            violations = page.evaluate("window.__cspViolations")
-            assert violations == [], f"CSP violations: {violations}"
-            assert page.evaluate("window.__xss") == 0, "an injected script ran"
-        assert self.problems == []
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def pages(browser, server):
-    opened = Pages(browser, server)
-    yield opened
-    try:
-        opened.check()
-    finally:
-        opened.close()
 
 
 def row(page, conversation_id):

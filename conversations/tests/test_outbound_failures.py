@@ -1,6 +1,5 @@
 """What happens when Plivo fails: retried, failed at once, or left unconfirmed (never resent blindly)."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -25,9 +24,9 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     open_conversation,
     reload,
     sends_for,
-    wait_for,
 )
-from conversations.tests.support import broadcast
+from conversations.tests.live_server import free_port
+from conversations.tests.support import broadcast, wait_for
 from webhooks.tests.support import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +40,6 @@ def conversation():
 def queue_text(conversation, text="Your order has shipped"):
     message, _ = message_send(conversation=conversation, kind="text", text=text)
     return message
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
@@ -142,7 +135,7 @@ def test_other_refusals_fail_at_once(fake_plivo, fast_retries, conversation, sta
 
 def test_connection_refused_is_retried_and_sent_when_plivo_is_back(fake_plivo, settings, conversation):
     reachable = settings.PLIVO_API_BASE_URL
-    settings.PLIVO_API_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.PLIVO_API_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     message = queue_text(conversation)
     assert outbound_job_process(message_id=message.pk) == "transient"
     [attempt] = attempts(message)

@@ -17,7 +17,8 @@ from conversations.models import Message, MessageStatus, OutboundJob, SendAttemp
 from conversations.outbound import message_send, send_outbound_job
 from conversations.tests.factories import ContactFactory, ConversationFactory, UserFactory
 from conversations.tests.live_server import LiveServer, database_url_for_current_connection
-from conversations.tests.outbound_support import open_conversation, reload, wait_for
+from conversations.tests.outbound_support import open_conversation, reload
+from conversations.tests.support import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

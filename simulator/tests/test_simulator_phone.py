@@ -14,8 +14,8 @@ from plivo.utils.interactive import Interactive
 from plivo.utils.template import Template
 
 from conversations.models import Contact, Message, MessageTemplate
+from conversations.tests.support import wait_for
 from simulator import services
-from simulator.tests.support import wait_for
 from webhooks.models import WebhookReceipt
 from webhooks.signing import V3_NONCE, V3_SIGNATURE, sign_v3
 

@@ -4,11 +4,9 @@ One browser and one server for the module; every test gets fresh browser context
 emptied database. Every page is watched for CSP violations, console errors and script errors.
 """
 
-import os
 import re
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -24,7 +22,6 @@ expect = playwright_sync.expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DEFAULT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
-SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "inbox.png"
 
 
 def row(page, conversation_id):
@@ -305,58 +302,6 @@ def test_failed_send_shows_the_reason_and_a_retry_button(pages, server, agent):
     expect(outgoing.locator(".msg-error")).to_have_count(0, timeout=3000)
     expect(outgoing.locator(".tick")).not_to_have_class("tick failed")
     assert Message.objects.filter(direction="outbound").count() == 1
-
-
-def test_screenshot_of_a_busy_inbox(pages, agent, other_agent):
-    """The picture in the README: every kind of message and tick in one thread."""
-    now = timezone.now()
-    for index, (name, text, hours, channel) in enumerate(
-        [
-            ("Maria Garcia", "Hi! My order hasn't arrived yet, can you check?", 0.1, "whatsapp"),
-            ("Priya Patel", "Can I change my delivery address?", 0.7, "sms"),
-            ("Mateo Fernandez", "Can someone call me back?", 22.5, "whatsapp"),
-            ("Emma Johnson", "Do you ship to Canada?", 30, "whatsapp"),
-        ]
-    ):
-        moment = now - timedelta(hours=hours)
-        c = ConversationFactory(
-            contact=ContactFactory(display_name=name, phone=f"+1415555090{index}"), channel=channel,
-            last_inbound_at=moment, last_message_at=moment, unread_count=index % 2 + 1,
-            assignee=other_agent if index == 3 else None,
-        )
-        Conversation.objects.filter(pk=c.pk).update(last_message=MessageFactory(conversation=c, text=text, created_at=moment))
-    contact = ContactFactory(display_name="Dana Whitfield", phone="+14155550123")
-    start = now - timedelta(minutes=40)
-    conversation = ConversationFactory(contact=contact, channel="whatsapp", assignee=agent, last_inbound_at=start + timedelta(minutes=30), last_message_at=now - timedelta(minutes=1))
-
-    def at(minutes):
-        return start + timedelta(minutes=minutes)
-
-    first = MessageFactory(conversation=conversation, text="Hi! My parcel arrived damaged 😕", created_at=at(0))
-    MessageFactory(conversation=conversation, kind="media", text="Here's a photo of the box", created_at=at(1),
-                   media=[{"url": "/static/img/parley.svg", "content_type": "image/svg+xml"}])
-    MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="read", reply_to=first, created_at=at(3),
-                   text="Sorry to hear that, Dana! Would you like a replacement or a refund?")
-    MessageFactory(conversation=conversation, direction="inbound", kind="button_reply", text="Replacement", created_at=at(5),
-                   structured={"button": {"text": "Replacement", "payload": "REPLACE"}})
-    MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="delivered", kind="template", created_at=at(8),
-                   text="Hi Dana, your order #1042 has shipped.", structured={"template": {"name": "order_update"}})
-    MessageFactory(conversation=conversation, kind="location", text="", created_at=at(30),
-                   structured={"location": {"latitude": "37.7793", "longitude": "-122.4193", "name": "Home", "address": "1 Dr Carlton B Goodlett Pl"}})
-    MessageFactory(conversation=conversation, direction="outbound", sent_by=other_agent, status="sent", created_at=at(36),
-                   text="Thanks! A courier will pick up the damaged one tomorrow.")
-    last = MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, status="undelivered", error_code="80", created_at=at(39),
-                          error_message="The phone was unreachable. Try again later.", text="Does 9–12 work for you?")
-    Conversation.objects.filter(pk=conversation.pk).update(last_message=last, last_message_at=last.created_at)
-
-    page = pages.open(agent, path=f"/inbox/{conversation.pk}/", viewport=(1360, 820))
-    expect(page.locator("#message-list .msg")).to_have_count(8)
-    expect(page.locator("#connection")).to_have_text("Live")
-    page.click("#toggle-contact")
-    page.wait_for_timeout(200)
-    path = SCREENSHOT if os.environ.get("PARLEY_UPDATE_SCREENSHOT") == "1" else Path(os.environ.get("TMPDIR", "/tmp")) / "parley-inbox.png"
-    page.screenshot(path=str(path))
-    assert path.stat().st_size > 10_000
 
 
 def test_replayed_or_late_events_never_undo_newer_state(pages, agent):

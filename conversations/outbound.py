@@ -338,18 +338,24 @@ def _reply_buttons(buttons) -> list[dict]:
     if len(buttons) > 3:
         raise SendRefused(f"WhatsApp allows at most 3 reply buttons; {len(buttons)} given. Use a list for more choices.",
                           code="too_many_buttons", field="interactive.action.buttons")
-    result, seen = [], set()
-    for index, button in enumerate(buttons):
-        where = f"interactive.action.buttons.{index}"
-        if not isinstance(button, dict):
-            raise SendRefused("Each button is an object with id and title.", code="invalid", field=where, status_code=400)
-        title = _require_text(button.get("title"), field=f"{where}.title", limit=20, what="A button title")
-        button_id = _require_text(button.get("id") or title, field=f"{where}.id", limit=256, what="A button id")
-        if button_id in seen:
-            raise SendRefused("Button ids must be unique.", code="duplicate", field=f"{where}.id")
-        seen.add(button_id)
-        result.append({"id": button_id, "title": title})
-    return result
+    seen = set()
+    return [
+        _choice(button, what="button", where=f"interactive.action.buttons.{index}", title_limit=20, id_limit=256,
+                seen=seen, duplicate="Button ids must be unique.")
+        for index, button in enumerate(buttons)
+    ]
+
+
+def _choice(item, *, what: str, where: str, title_limit: int, id_limit: int, seen: set, duplicate: str) -> dict:
+    """One reply button or list row: {"id", "title"}, its id (by default its title) not in `seen`."""
+    if not isinstance(item, dict):
+        raise SendRefused(f"Each {what} is an object with id and title.", code="invalid", field=where, status_code=400)
+    title = _require_text(item.get("title"), field=f"{where}.title", limit=title_limit, what=f"A {what} title")
+    item_id = _require_text(item.get("id") or title, field=f"{where}.id", limit=id_limit, what=f"A {what} id")
+    if item_id in seen:
+        raise SendRefused(duplicate, code="duplicate", field=f"{where}.id")
+    seen.add(item_id)
+    return {"id": item_id, "title": title}
 
 
 def _list_sections(sections) -> list[dict]:
@@ -373,14 +379,8 @@ def _list_sections(sections) -> list[dict]:
         clean_rows = []
         for r_index, row in enumerate(rows):
             row_where = f"{where}.rows.{r_index}"
-            if not isinstance(row, dict):
-                raise SendRefused("Each row is an object with id and title.", code="invalid", field=row_where, status_code=400)
-            row_title = _require_text(row.get("title"), field=f"{row_where}.title", limit=24, what="A row title")
-            row_id = _require_text(row.get("id") or row_title, field=f"{row_where}.id", limit=200, what="A row id")
-            if row_id in seen:
-                raise SendRefused("Row ids must be unique across the list.", code="duplicate", field=f"{row_where}.id")
-            seen.add(row_id)
-            clean = {"id": row_id, "title": row_title}
+            clean = _choice(row, what="row", where=row_where, title_limit=24, id_limit=200, seen=seen,
+                            duplicate="Row ids must be unique across the list.")
             description = _require_text(row.get("description"), field=f"{row_where}.description", limit=72,
                                         what="A row description", required=False)
             if description:

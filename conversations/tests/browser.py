@@ -97,6 +97,16 @@ class Pages:
         for context in self.contexts:
             context.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        """On leaving the test: check every page, then close them whatever the check found."""
+        try:
+            self.check()
+        finally:
+            self.close()
+
 
 @pytest.fixture(scope="module")
 def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
@@ -107,9 +117,5 @@ def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def pages(browser, server):
-    opened = Pages(browser, server)
-    yield opened
-    try:
-        opened.check()
-    finally:
-        opened.close()
+    with Pages(browser, server) as opened:
+        yield opened

@@ -85,13 +85,11 @@ def settle(server, timeout=10.0):
 
 @pytest.fixture
 def screens(browser, server):
-    opened = Screens(browser, server)
-    yield opened
     try:
-        opened.check()
+        with Screens(browser, server) as opened:
+            yield opened
     finally:
-        opened.close()  # the phones stop looking, so no further read receipts
-        settle(server)
+        settle(server)  # after closing: the phones stop looking, so no further read receipts
 
 
 def customer_says(phone, text):

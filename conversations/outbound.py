@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from plivo.utils.template import Template
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from conversations import events
+from conversations.background import backoff_seconds
 from conversations.models import (
     Channel,
     Contact,
@@ -776,8 +776,7 @@ def _classify_transport_error(exc: requests.exceptions.RequestException) -> Send
 def retry_delay_seconds(attempt_number: int, *, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter: base·2^(n-1)·[1, 2). With the defaults (20 s, 5
     attempts) the four waits add up to between 5 and 10 minutes."""
-    base = float(settings.OUTBOUND_RETRY_BASE_SECONDS)
-    delay = base * (2 ** (attempt_number - 1)) * (1 + random.random())
+    delay = backoff_seconds(attempt_number, base=float(settings.OUTBOUND_RETRY_BASE_SECONDS), jitter=True)
     if retry_after:
         delay = max(delay, min(retry_after, 300.0))
     return delay

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations import events
+from conversations.background import backoff_seconds
 from conversations.services.delivery_reports import status_report_apply
 from conversations.services.inbound import message_receive
 from conversations.sql import insert_row
@@ -73,7 +74,7 @@ def receipts_apply(*, limit: int = 50) -> int:
                 receipt.save(update_fields=["next_attempt_at"])
             except Exception as exc:  # this receipt's own problem (a bug, a value the database refuses)
                 receipt.attempts += 1
-                backoff = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (receipt.attempts - 1))
+                backoff = backoff_seconds(receipt.attempts, base=5, cap=MAX_BACKOFF_SECONDS)
                 receipt.next_attempt_at = now + timedelta(seconds=backoff)
                 receipt.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 receipt.save(update_fields=["attempts", "next_attempt_at", "last_error"])

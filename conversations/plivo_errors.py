@@ -37,6 +37,27 @@ ERROR_EXPLANATIONS = {
 }
 
 
+# What happened, in a few words: the simulated customer phone shows these, and the agent-facing
+# explanations above say it at length with what to do.
+ERROR_NAMES = {
+    "10": "invalid message",
+    "20": "network error",
+    "30": "flagged as spam",
+    "40": "sending number not allowed",
+    "50": "invalid destination number",
+    "60": "message loop",
+    "70": "destination permanently unavailable",
+    "80": "destination temporarily unavailable",
+    "90": "no route to the destination",
+    "100": "refused by the carrier",
+    "110": "message too long",
+    OPTED_OUT_ERROR_CODE: "the customer opted out (STOP)",
+    "201": "toll-free number to Canada",
+    "420": "expired in the queue",
+    "1000": "unknown error",
+}
+
+
 def normalize_error_code(code) -> str:
     """The code as Plivo's table writes it ("200"), or "" when it means no error."""
     text = str(code if code is not None else "").strip()
@@ -55,3 +76,11 @@ def explain_error_code(code) -> str:
         f"Plivo reported error {normalized}, which has no known explanation. "
         "If it keeps happening, contact Plivo support with the message ID.",
     )
+
+
+def error_name(code) -> str:
+    """A few words for a Plivo message error code ("" for no error)."""
+    normalized = normalize_error_code(code)
+    if not normalized:
+        return ""
+    return ERROR_NAMES.get(normalized, f"error {normalized}")

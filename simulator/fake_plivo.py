@@ -32,6 +32,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import requests
 
+from conversations.plivo_errors import ERROR_NAMES
+
 logger = logging.getLogger(__name__)
 
 MESSAGE_PATH = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?:(?P<uuid>[^/]+)/)?$")
@@ -39,8 +41,8 @@ NUMBER = re.compile(r"^\+?[1-9]\d{6,14}$")
 
 # What each special destination suffix does; shown in the README and on the simulator page.
 SPECIAL_NUMBERS = {
-    "0000": "accepted, then a `failed` report with error 50 (invalid destination number)",
-    "1111": "accepted, then `sent` and an `undelivered` report with error 80 (destination temporarily unavailable)",
+    "0000": f"accepted, then a `failed` report with error 50 ({ERROR_NAMES['50']})",
+    "1111": f"accepted, then `sent` and an `undelivered` report with error 80 ({ERROR_NAMES['80']})",
     "2222": "the API answers 500 once, then accepts the retry",
     "3333": "the API answers 429 (rate limited) once, then accepts the retry",
     "4444": "accepted, but no delivery report ever arrives (an unconfirmed send)",

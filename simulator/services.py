@@ -27,6 +27,7 @@ import requests
 from django.conf import settings
 
 from conversations.phone import InvalidPhoneNumber, normalize_phone
+from conversations.plivo_errors import error_name
 from simulator.fake_plivo import SPECIAL_NUMBERS, FakeMessage, FakePlivoAPI, default_api
 from webhooks.signing import sign_v3
 
@@ -44,13 +45,6 @@ SMS_INTENTS = {
 }
 
 # Plain-language reasons for the error codes the fake API reports (special numbers, STOP).
-ERROR_REASONS = {
-    "50": "invalid destination number",
-    "80": "destination temporarily unavailable",
-    "200": "the customer opted out (STOP)",
-}
-
-
 class SimulatorInputError(ValueError):
     def __init__(self, message: str, *, field: str, code: str = "invalid"):
         super().__init__(message)
@@ -329,7 +323,7 @@ def business_message_view(message: FakeMessage) -> dict:
         "state": state,
         "reports": reports,
         "error_code": error_code,
-        "error": ERROR_REASONS.get(error_code, f"error {error_code}" if error_code else ""),
+        "error": error_name(error_code),
     }
     if body.get("interactive"):
         view["kind"] = "interactive"

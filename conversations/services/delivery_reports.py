@@ -20,7 +20,7 @@ from conversations.models import (
     MessageStatusEvent,
     OutboundJob,
 )
-from conversations.plivo_errors import ERROR_UNCONFIRMED, OPTED_OUT_ERROR_CODE, explain_error_code
+from conversations.plivo_errors import ERROR_UNCONFIRMED, OPTED_OUT_ERROR_CODE, error_name, explain_error_code
 from conversations.services.contacts import contact_opt_out
 from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
 from conversations.sql_reads import message_with_event_relations
@@ -254,7 +254,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
         contact_opt_out(
             contact=message.conversation.contact,
             channel=message.conversation.channel,
-            reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: the recipient opted out (STOP)",
+            reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: {error_name(OPTED_OUT_ERROR_CODE)}",
             batch=batch,
         )
     return _Change(status_moved=bool(moved), visible=bool(moved or touched))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conversations.plivo_errors import ERROR_EXPLANATIONS, explain_error_code, normalize_error_code
+from conversations.plivo_errors import ERROR_EXPLANATIONS, ERROR_NAMES, error_name, explain_error_code, normalize_error_code
 
 
 # What each explanation must say; a code added to the table without an entry here fails.
@@ -35,3 +35,9 @@ def test_unknown_code_names_the_code_and_what_to_do():
 
 def test_explanations_are_distinct():
     assert len(set(ERROR_EXPLANATIONS.values())) == len(ERROR_EXPLANATIONS)
+
+
+def test_every_documented_code_has_a_short_name_too():
+    assert set(ERROR_NAMES) == set(ERROR_EXPLANATIONS)
+    assert error_name("0050") == "invalid destination number" and error_name(80) == "destination temporarily unavailable"
+    assert error_name("7777") == "error 7777" and error_name("0") == ""

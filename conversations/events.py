@@ -1,4 +1,5 @@
-"""The single place inbox events come from.
+"""The single place inbox events come from: a builder (`message_created_event`, ...) makes an
+event, `broadcast_on_commit` logs and pushes it.
 
 Each event is written to `InboxEvent` inside the caller's transaction (its id is the cursor a
 reconnecting page resumes from) and pushed to every agent socket after commit. Payloads are

@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install install-test chromium migrate check-deploy bench-clean
+.PHONY: run test install install-test chromium migrate check-deploy bench-clean screenshot
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ run: install
 
 test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Redraws the README's picture, docs/inbox.png: a busy inbox in Debian's Chromium.
+screenshot: install-test
+	$(PY) docs/screenshot.py
 
 # What production must pass: `manage.py check --deploy` with production-like values.
 check-deploy: install

@@ -98,16 +98,13 @@ def fake_plivo(_fake_plivo_server, settings):
     api.reset()
 
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright cannot download its own browser here
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
 @pytest.fixture(scope="module")
 def browser():
     """Real Chromium through Playwright. Missing Chromium fails the browser tests (`make test`
     installs it), rather than skipping them silently."""
     from playwright import sync_api
+
+    from conversations.tests.browser import CHROMIUM, chromium_launch
 
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed: run `make chromium` (apt-get install -y chromium)")
@@ -116,7 +113,7 @@ def browser():
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = chromium_launch(playwright)
     yield browser
     browser.close()
     playwright.stop()

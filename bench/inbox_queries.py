@@ -22,15 +22,10 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messaging_site.settings")
-os.environ.setdefault("DEBUG", "true")
+from support import django_setup, percentile  # bench/support.py, beside this script
 
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -39,11 +34,6 @@ from django.test import Client  # noqa: E402
 from conversations.models import Contact, Conversation  # noqa: E402
 
 TARGETS_MS = {"list": 50, "thread": 50, "search": 200}
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 BACKEND = {"pid": None}

@@ -22,28 +22,21 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messaging_site.settings")
-os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("SECRET_KEY", "parley-live-latency-bench-key-not-secret-0123456789abcdef")
+from support import django_setup, percentile  # bench/support.py, beside this script
+
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='parley-live-')}/live.sqlite3"
-
-import django  # noqa: E402
-
-django.setup()
+django_setup(SECRET_KEY="parley-live-latency-bench-key-not-secret-0123456789abcdef")
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from conversations.permissions import AGENTS_GROUP  # noqa: E402
+from conversations.tests.browser import chromium_launch, session_cookie  # noqa: E402
 from conversations.tests.live_server import LiveServer  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 OBSERVER = """
 window.__seen = {};
 new MutationObserver((mutations) => {
@@ -65,15 +58,6 @@ def agent(username: str):
     user, _ = get_user_model().objects.get_or_create(username=username, defaults={"first_name": username.title()})
     user.groups.add(Group.objects.get_or_create(name=AGENTS_GROUP)[0])
     return user
-
-
-def session_cookie(user, url: str) -> dict:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return {"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": url}
 
 
 def wait_until(page, function: str, arg=None, timeout: float = 10.0):
@@ -109,7 +93,7 @@ def main():
     latencies = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = chromium_launch(playwright)
             pages = []
             for user in (alice, bob):
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -133,8 +117,7 @@ def main():
     finally:
         server.stop()
 
-    ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = percentile(latencies, 0.95)
     print(f"{len(latencies)} webhooks -> visible in agent B's page: p50 {statistics.median(latencies):.0f} ms, "
           f"p95 {p95:.0f} ms, max {max(latencies):.0f} ms (target p95 < 300 ms): {'OK' if p95 < 300 else 'MISSED'}")
     sys.exit(0 if p95 < 300 else 1)

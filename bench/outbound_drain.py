@@ -30,36 +30,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PYTHON = ROOT / ".venv" / "bin" / "python"
+from support import (  # bench/support.py, beside this script
+    BENCH_PLIVO_AUTH_ID as AUTH_ID,
+    BENCH_SMS_NUMBER as SMS_NUMBER,
+    PYTHON,
+    ROOT,
+    django_setup,
+    production_env,
+    wipeable_database_url,
+)
 
-AUTH_ID = "MABENCHMARKXXXXXXXXX"
 AUTH_TOKEN = secrets.token_urlsafe(24)
-SMS_NUMBER = "+14155550199"
 SPECIAL_SUFFIXES = {"0000", "1111", "2222", "3333", "4444"}  # the fake's scripted behaviours
-
-
-def environment(fake_url: str, retry_base: float) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        PUBLIC_BASE_URL="https://parley-bench.example",
-        PLIVO_SIMULATOR="false",
-        PLIVO_AUTH_ID=AUTH_ID,
-        PLIVO_AUTH_TOKEN=AUTH_TOKEN,
-        PLIVO_WHATSAPP_NUMBER="+14155550100",
-        PLIVO_SMS_NUMBER=SMS_NUMBER,
-        PLIVO_API_BASE_URL=fake_url,
-        OUTBOUND_WORKER_EMBEDDED="false",
-        OUTBOUND_RETRY_BASE_SECONDS=str(retry_base),
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 def destinations(count: int) -> list[str]:
@@ -117,15 +100,14 @@ def main():
     parser.add_argument("--retry-base", type=float, default=0.5)
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith("postgres") or "bench" not in database_url.rsplit("/", 1)[-1]:
-        sys.exit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench' (it is wiped).")
+    wipeable_database_url()
 
     from simulator.fake_plivo import FakePlivoAPI, FakePlivoServer
 
     api = FakePlivoAPI(auth_id=AUTH_ID, auth_token=AUTH_TOKEN, auto_report=False, seed=7)
     server = FakePlivoServer(api).start()
-    env = environment(server.base_url, args.retry_base)
+    env = production_env(PLIVO_AUTH_TOKEN=AUTH_TOKEN, PLIVO_API_BASE_URL=server.base_url,
+                         OUTBOUND_RETRY_BASE_SECONDS=str(args.retry_base))
     os.environ.update(env)
 
     # 1. The fake API's own capacity, with the same number of client processes and failure rate.
@@ -137,10 +119,7 @@ def main():
     # 2. Queue the messages through the real send path.
     subprocess.run([str(PYTHON), "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([str(PYTHON), "manage.py", "flush", "--no-input"], cwd=ROOT, env=env, check=True)
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messaging_site.settings")
-    django.setup()
+    django_setup()
     from django.db.models import Max, Min
 
     from conversations.models import Message, OutboundJob, SendAttempt

@@ -13,20 +13,14 @@ seed a database that already holds conversations.
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "messaging_site.settings")
-os.environ.setdefault("DEBUG", "true")
+from support import django_setup  # bench/support.py, beside this script
 
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402

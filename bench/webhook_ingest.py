@@ -42,45 +42,26 @@ import sys
 import time
 import uuid as uuidlib
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PYTHON = ROOT / ".venv" / "bin" / "python"
-DAPHNE = ROOT / ".venv" / "bin" / "daphne"
+from support import (  # bench/support.py, beside this script
+    BENCH_PUBLIC_BASE_URL as PUBLIC_BASE_URL,  # as behind a TLS proxy: Plivo calls (and signs) https
+    PYTHON,
+    ROOT,
+    django_setup,
+    free_port,
+    percentile,
+    production_env,
+    wipeable_database_url,
+)
 
 AUTH_TOKEN = secrets.token_urlsafe(24)
-# As behind a TLS-terminating proxy: Plivo calls (and signs) the public https URL.
-PUBLIC_BASE_URL = "https://parley-bench.example"
 LIFECYCLE = [("queued", 1), ("sent", 2), ("delivered", 3), ("read", 4)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_env(port: int) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1",
-        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        SECURE_SSL_REDIRECT="false",
-        BEHIND_TLS_PROXY="false",
-        PLIVO_SIMULATOR="false",
-        PLIVO_AUTH_ID="MABENCHMARKXXXXXXXXX",
-        PLIVO_AUTH_TOKEN=AUTH_TOKEN,
-        PLIVO_WHATSAPP_NUMBER="+14155550100",
-        PLIVO_SMS_NUMBER="+14155550199",
-        OUTBOUND_WORKER_EMBEDDED="false",
-        WEBHOOK_WORKER_EMBEDDED="false",
-        LOG_LEVEL="WARNING",
-        PORT=str(port),
-    )
-    return env
+    return production_env(PLIVO_AUTH_TOKEN=AUTH_TOKEN, SECURE_SSL_REDIRECT="false", BEHIND_TLS_PROXY="false",
+                          WEBHOOK_WORKER_EMBEDDED="false", PORT=str(port))
 
 
 def server_command(server: str, port: int, app: str) -> list[str]:
@@ -91,7 +72,7 @@ def server_command(server: str, port: int, app: str) -> list[str]:
             sys.exit('--server uvicorn needs uvicorn: .venv/bin/pip install "uvicorn[standard]"')
         return [str(PYTHON), "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                 "--no-access-log", "--log-level", "warning", app]
-    return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
+    return [str(PYTHON), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
 def manage(env, *args):
@@ -285,7 +266,7 @@ def summarize(name: str, result: dict) -> dict:
             "requests": len(values),
             "req_per_s": len(values) / result["elapsed"] if len(result["latencies"]) == 1 else None,
             "p50_ms": 1000 * statistics.median(ordered),
-            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "p99_ms": 1000 * percentile(ordered, 0.99),
             "max_ms": 1000 * ordered[-1],
             "statuses": result["statuses"][kind],
         }
@@ -319,11 +300,7 @@ def main():
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="ASGI server (one process either way)")
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL=postgres://... (the benchmark runs on PostgreSQL).")
-    if "bench" not in urlsplit(database_url).path:
-        sys.exit("The benchmark wipes its database: use one whose name contains 'bench' (e.g. parley_bench).")
+    wipeable_database_url()
 
     port = free_port()
     env = server_env(port)
@@ -332,9 +309,7 @@ def main():
     manage(env, "migrate", "--no-input")
     manage(env, "flush", "--no-input")
 
-    import django
-
-    django.setup()
+    django_setup()
     from django.db import connection
 
     from asgiref.sync import async_to_sync
@@ -446,7 +421,7 @@ def apply_delays() -> dict:
         )
         if values:
             delays[kind] = {"p50_ms": 1000 * statistics.median(values),
-                            "p99_ms": 1000 * values[min(len(values) - 1, int(len(values) * 0.99))],
+                            "p99_ms": 1000 * percentile(values, 0.99),
                             "max_ms": 1000 * values[-1]}
     return delays
 

@@ -44,17 +44,24 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at", "help_requested_at"]
 
 
-class MessageInline(admin.TabularInline):
-    model = Message
-    fields = ["created_at", "direction", "kind", "text", "status", "error_code", "sent_by"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """History shown on its parent's page: every field read-only, nothing added or deleted."""
+
     extra = 0
     can_delete = False
-    show_change_link = True
-    ordering = ["-created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["created_at", "direction", "kind", "text", "status", "error_code", "sent_by"]
+    show_change_link = True
+    ordering = ["-created_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sent_by")
@@ -70,26 +77,14 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
 
 
-class MessageStatusEventInline(admin.TabularInline):
+class MessageStatusEventInline(ReadOnlyInline):
     model = MessageStatusEvent
     fields = ["received_at", "status", "sequence", "error_code", "applied", "raw_payload"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class SendAttemptInline(admin.TabularInline):
+class SendAttemptInline(ReadOnlyInline):
     model = SendAttempt
     fields = ["number", "started_at", "finished_at", "outcome", "http_status", "detail", "requested_by"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)

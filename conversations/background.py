@@ -1,7 +1,9 @@
 """Where workers run: a daemon thread of the web process (the one-command default) or the
-foreground of a management command. A worker has `run()`, `stop()` and `stop_event`."""
+foreground of a management command. A worker has `run()`, `stop()` and `stop_event`. Also
+the backoff every worker retries with."""
 
 import logging
+import random
 import signal
 import sys
 import threading
@@ -50,3 +52,12 @@ def stop_on_signals(worker, *, say: Callable[[str], None], finishing: str) -> No
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float | None = None, jitter: bool = False) -> float:
+    """How long to wait after failed attempt number `attempt` (1, 2, ...): base·2^(attempt-1),
+    times [1, 2) with `jitter` (so that many retries due together spread out), at most `cap`."""
+    delay = base * 2 ** (attempt - 1)
+    if jitter:
+        delay *= 1 + random.random()
+    return delay if cap is None else min(delay, cap)

@@ -1,4 +1,5 @@
-"""The single place inbox events come from.
+"""The single place inbox events come from: a builder (`message_created_event`, ...) makes an
+event, `broadcast_on_commit` logs and pushes it.
 
 Each event is written to `InboxEvent` inside the caller's transaction (its id is the cursor a
 reconnecting page resumes from) and pushed to every agent socket after commit. Payloads are
@@ -7,10 +8,10 @@ socket, including the tab that caused a change, gets every event: the browser ha
 update path.
 """
 
-import contextlib
+from __future__ import annotations
+
 import functools
 import logging
-import threading
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -35,69 +36,52 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def publish(event_type: str, payload: dict) -> InboxEvent:
-    return publish_together([(event_type, payload)])[0]
+Event = tuple[str, dict]  # (type, data), as a builder below makes it
 
 
-def publish_together(events: list[tuple[str, dict]]) -> list[InboxEvent]:
-    """Several events of one change, logged in order and pushed in one channel-layer message."""
-    logged = [InboxEvent(type=event_type, payload=payload) for event_type, payload in events]
+def broadcast_on_commit(*events: Event, batch: BroadcastBatch | None = None) -> list[InboxEvent]:
+    """Log the events of one change, in order, and push them to every agent socket once the
+    transaction commits: in one channel-layer message, or in `batch`'s.
+
+    Each change registers its own commit hook, so the events of a change rolled back to a
+    savepoint are dropped with it, also from a batch.
+    """
+    logged = [InboxEvent(type=event_type, data=data) for event_type, data in events]
     for event in logged:
         insert_row(event)
     wire_events = [event.as_wire() for event in logged]
-    batch = getattr(_local, "batch", None)
-    if batch is not None and not batch.hooked:
-        batch.hooked = True
-        transaction.on_commit(batch.start_collecting)
-    transaction.on_commit(lambda: _push(wire_events))
+    if batch is None:
+        transaction.on_commit(lambda: _push(wire_events))
+    else:
+        batch.add_on_commit(wire_events)
     return logged
 
 
-_local = threading.local()
+class BroadcastBatch:
+    """The events of many changes in one transaction (the webhook worker's batch of receipts),
+    pushed in one channel-layer message after it commits. Pass it as `batch=` to each change,
+    then call `send_on_commit()` last, inside the transaction."""
 
-
-class _PushBatch:
     def __init__(self):
-        self.events: list[dict] = []
-        self.hooked = False
+        self._wire_events: list[dict] = []
+        self._changes = 0
 
-    def start_collecting(self):
-        _local.collecting = self
+    def add_on_commit(self, wire_events: list[dict]) -> None:
+        self._changes += 1
+        transaction.on_commit(lambda: self._wire_events.extend(wire_events))
 
-    def send(self):
-        if getattr(_local, "collecting", None) is self:
-            _local.collecting = None
-        if self.events:
-            group_send(INBOX_GROUP, {"type": "inbox.events", "events": self.events})
+    def send_on_commit(self) -> None:
+        # Commit hooks run in the order they were registered: this one after every change's.
+        if self._changes:
+            transaction.on_commit(self._send)
+
+    def _send(self) -> None:
+        if self._wire_events:  # empty when every change was rolled back to its savepoint
+            _push(self._wire_events)
 
 
 def _push(wire_events: list[dict]) -> None:
-    collecting = getattr(_local, "collecting", None)
-    if collecting is not None:
-        collecting.events.extend(wire_events)
-    else:
-        group_send(INBOX_GROUP, {"type": "inbox.events", "events": wire_events})
-
-
-@contextlib.contextmanager
-def pushed_together():
-    """Inside one transaction: push every event it commits in one channel-layer message.
-
-    Each change still registers its own on_commit hook, so the events of a change rolled back
-    to a savepoint are dropped with it. The first change also registers a hook that makes the
-    later ones collect into a list, and a last hook, registered on the way out, sends it.
-    """
-    if getattr(_local, "batch", None) is not None:
-        yield
-        return
-    _local.collecting = None  # left over only if a commit hook before ours raised
-    batch = _local.batch = _PushBatch()
-    try:
-        yield
-    finally:
-        _local.batch = None
-    if batch.hooked:
-        transaction.on_commit(batch.send)
+    group_send(INBOX_GROUP, {"type": "inbox.events", "events": wire_events})
 
 
 def group_send(group: str, message: dict) -> None:
@@ -122,30 +106,23 @@ def _represent(name: str, instance) -> dict:
     return _serializer(name).to_representation(instance)
 
 
-def message_created(message) -> InboxEvent:
-    return publish(
-        MESSAGE_CREATED,
-        {
-            "message": _represent("MessageSerializer", message),
-            "conversation": _represent("ConversationSerializer", message.conversation),
-        },
-    )
+def message_created_event(message) -> Event:
+    return MESSAGE_CREATED, {
+        "message": _represent("MessageSerializer", message),
+        "conversation": _represent("ConversationSerializer", message.conversation),
+    }
 
 
-def message_updated(message, *, conversation=None) -> None:
-    """A message changed; pass its `conversation` when that changed too (one push for both)."""
-    events = [(MESSAGE_UPDATED, {"message": _represent("MessageSerializer", message)})]
-    if conversation is not None:
-        events.append((CONVERSATION_UPDATED, {"conversation": _represent("ConversationSerializer", conversation)}))
-    publish_together(events)
+def message_updated_event(message) -> Event:
+    return MESSAGE_UPDATED, {"message": _represent("MessageSerializer", message)}
 
 
-def conversation_updated(conversation) -> InboxEvent:
-    return publish(CONVERSATION_UPDATED, {"conversation": _represent("ConversationSerializer", conversation)})
+def conversation_updated_event(conversation) -> Event:
+    return CONVERSATION_UPDATED, {"conversation": _represent("ConversationSerializer", conversation)}
 
 
-def contact_updated(contact) -> InboxEvent:
-    return publish(CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)})
+def contact_updated_event(contact) -> Event:
+    return CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)}
 
 
 def inbox_events_prune(*, older_than: timedelta, batch: int = 5000) -> int:

@@ -101,11 +101,11 @@ class Conversation(models.Model):
             return None
         return self.last_inbound_at + WHATSAPP_WINDOW
 
-    def window_is_open(self, now=None) -> bool:
+    def window_is_open(self) -> bool:
         if self.channel != Channel.WHATSAPP:
             return True
         expires = self.window_expires_at
-        return expires is not None and (now or timezone.now()) < expires
+        return expires is not None and timezone.now() < expires
 
 
 class MessageStatus(models.TextChoices):
@@ -159,7 +159,8 @@ class Message(models.Model):
     media = models.JSONField(default=list, blank=True)
     # The structured part as sent or received: {"template": {...}}, {"interactive": {...}},
     # {"location": {...}}, {"button": {...}}, or {"raw": {...}} for unsupported inbound types.
-    payload = models.JSONField(default=dict, blank=True)
+    # The REST API and inbox events call it "payload".
+    structured = models.JSONField(default=dict, blank=True)
     plivo_message_uuid = models.CharField(max_length=64, null=True, blank=True)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     # Plivo's Context.MessageUUID as received, kept even when we do not know that message.
@@ -486,7 +487,7 @@ class InboxEvent(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     type = models.CharField(max_length=40)
-    payload = models.JSONField()
+    data = models.JSONField()  # the event's "payload" on the wire
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -496,7 +497,7 @@ class InboxEvent(models.Model):
         return f"#{self.id} {self.type}"
 
     def as_wire(self) -> dict:
-        return {"cursor": self.id, "type": self.type, "payload": self.payload}
+        return {"cursor": self.id, "type": self.type, "payload": self.data}
 
 
 class InboxEventPruning(models.Model):

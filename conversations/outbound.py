@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from plivo.utils.template import Template
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from conversations import events
+from conversations.background import backoff_seconds
 from conversations.models import (
     Channel,
     Contact,
@@ -53,8 +53,10 @@ from conversations.models import (
     SendAttempt,
 )
 from conversations.phone import InvalidPhoneNumber, normalize_phone
+from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNAVAILABLE, ERROR_UNCONFIRMED
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+from conversations.services.delivery_reports import status_events_attach, uuid_lock
 from messaging_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -68,22 +70,6 @@ RETRYABLE_FAILURE_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, M
 OUTBOUND_QUEUE = "outbound"
 _local = threading.local()  # per thread: the SDK client, its last response, the worker's name
 
-# Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
-ERROR_UNAVAILABLE = "plivo_unavailable"
-ERROR_REFUSED = "plivo_refused"
-ERROR_UNCONFIRMED = "unconfirmed"
-
-
-class SendRefused(ApplicationError):
-    """A send Parley will not make; `message` says why and what to do instead."""
-
-    def __init__(self, message: str, *, code: str, field: str | None = None, status_code: int = 422):
-        super().__init__(message, code=code, field=field, status=status_code)
-
-
-class RetryNotAllowed(SendRefused):
-    pass
-
 
 # --- validation -------------------------------------------------------------------------------
 @dataclass
@@ -93,7 +79,7 @@ class PreparedContent:
     kind: str
     text: str = ""
     media: list = dataclass_field(default_factory=list)
-    payload: dict = dataclass_field(default_factory=dict)
+    structured: dict = dataclass_field(default_factory=dict)
 
 
 def _is_http_url(value) -> bool:
@@ -106,9 +92,9 @@ def _is_http_url(value) -> bool:
 def _require_text(value, *, field: str, limit: int, what: str, required: bool = True) -> str:
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     if required and not text.strip():
-        raise SendRefused(f"{what} is required.", code="required", field=field, status_code=400)
+        raise ApplicationError(f"{what} is required.", code="required", field=field, status=400)
     if len(text) > limit:
-        raise SendRefused(
+        raise ApplicationError(
             f"{what} is {len(text)} characters long; the limit is {limit}.", code="too_long", field=field
         )
     return text
@@ -124,27 +110,27 @@ def content_prepare(
     interactive: dict | None = None,
     location: dict | None = None,
 ) -> PreparedContent:
-    """Check one message's content against the channel's rules; raise `SendRefused`."""
+    """Check one message's content against the channel's rules; raise `ApplicationError`."""
     if channel not in Channel.values:
-        raise SendRefused("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status_code=400)
+        raise ApplicationError("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status=400)
     if kind not in KINDS:
-        raise SendRefused(f"kind must be one of {', '.join(KINDS)}.", code="invalid_kind", field="kind", status_code=400)
+        raise ApplicationError(f"kind must be one of {', '.join(KINDS)}.", code="invalid_kind", field="kind", status=400)
     if channel == Channel.SMS and kind in WHATSAPP_ONLY_KINDS:
-        raise SendRefused(
+        raise ApplicationError(
             f"{kind.capitalize()} messages exist only on WhatsApp; over SMS send text or media.",
             code="unsupported_for_channel",
             field="kind",
         )
     media_urls = list(media_urls or [])
     if kind != "media" and media_urls:
-        raise SendRefused("media_urls are only used with type media.", code="unexpected_field", field="media_urls", status_code=400)
+        raise ApplicationError("media_urls are only used with type media.", code="unexpected_field", field="media_urls", status=400)
     limit = TEXT_LIMITS[channel]
     if kind == "text":
         return PreparedContent(kind="text", text=_require_text(text, field="text", limit=limit, what="The text"))
     if kind == "media":
         return _prepare_media(channel=channel, text=text, media_urls=media_urls)
     if text:
-        raise SendRefused(f"text is not used with type {kind}.", code="unexpected_field", field="text", status_code=400)
+        raise ApplicationError(f"text is not used with type {kind}.", code="unexpected_field", field="text", status=400)
     if kind == "template":
         return _prepare_template(template)
     if kind == "interactive":
@@ -154,10 +140,10 @@ def content_prepare(
 
 def _prepare_media(*, channel: str, text: str, media_urls: list) -> PreparedContent:
     if not media_urls:
-        raise SendRefused("A media message needs at least one URL in media_urls.", code="required", field="media_urls", status_code=400)
+        raise ApplicationError("A media message needs at least one URL in media_urls.", code="required", field="media_urls", status=400)
     most = 1 if channel == Channel.WHATSAPP else MMS_MEDIA_LIMIT
     if len(media_urls) > most:
-        raise SendRefused(
+        raise ApplicationError(
             "WhatsApp sends one media file per message; send the others as separate messages."
             if channel == Channel.WHATSAPP
             else f"An MMS carries at most {MMS_MEDIA_LIMIT} media files.",
@@ -166,7 +152,7 @@ def _prepare_media(*, channel: str, text: str, media_urls: list) -> PreparedCont
         )
     for index, url in enumerate(media_urls):
         if not _is_http_url(url):
-            raise SendRefused(
+            raise ApplicationError(
                 "Media URLs must be public http(s) URLs that Plivo can download.",
                 code="invalid_media_url",
                 field=f"media_urls.{index}",
@@ -181,46 +167,46 @@ def _as_parameter_list(values, *, field: str) -> list[str]:
     if values is None:
         return []
     if not isinstance(values, (list, tuple)):
-        raise SendRefused("Template parameters are given as a list of values.", code="invalid", field=field, status_code=400)
+        raise ApplicationError("Template parameters are given as a list of values.", code="invalid", field=field, status=400)
     result = []
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value).strip():
-            raise SendRefused(
+            raise ApplicationError(
                 "Each template parameter must be a non-empty text or number.", code="invalid_parameter", field=f"{field}.{index}"
             )
         if len(str(value)) > 1024:
-            raise SendRefused("A template parameter is at most 1024 characters.", code="too_long", field=f"{field}.{index}")
+            raise ApplicationError("A template parameter is at most 1024 characters.", code="too_long", field=f"{field}.{index}")
         result.append(str(value))
     return result
 
 
-def _count_mismatch(where: str, expected: int, given: int, field: str) -> SendRefused:
+def _count_mismatch(where: str, expected: int, given: int, field: str) -> ApplicationError:
     noun = "parameter" if expected == 1 else "parameters"
-    return SendRefused(
+    return ApplicationError(
         f"The template's {where} takes {expected} {noun}; {given} given.", code="template_parameters", field=field
     )
 
 
 def _prepare_template(call: dict | None) -> PreparedContent:
     if not isinstance(call, dict) or not call.get("name") or not call.get("language"):
-        raise SendRefused("A template message needs template.name and template.language.", code="required", field="template", status_code=400)
+        raise ApplicationError("A template message needs template.name and template.language.", code="required", field="template", status=400)
     name, language = str(call["name"]), str(call["language"])
     template = MessageTemplate.objects.filter(name=name, language=language).first()
     if template is None:
         languages = list(MessageTemplate.objects.filter(name=name).values_list("language", flat=True))
         hint = f" It exists in: {', '.join(languages)}." if languages else ""
-        raise SendRefused(
+        raise ApplicationError(
             f"There is no template named {name!r} in language {language!r}.{hint}", code="template_not_found", field="template.name"
         )
     if template.status != MessageTemplate.Status.APPROVED:
-        raise SendRefused(
+        raise ApplicationError(
             f"The template {name!r} is {template.get_status_display().lower()}, not approved by WhatsApp; only approved templates can be sent.",
             code="template_not_approved",
             field="template.name",
         )
     parameters = call.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise SendRefused("template.parameters is an object with header, body and buttons.", code="invalid", field="template.parameters", status_code=400)
+        raise ApplicationError("template.parameters is an object with header, body and buttons.", code="invalid", field="template.parameters", status=400)
     slots = template.parameter_slots()
     header = _as_parameter_list(parameters.get("header"), field="template.parameters.header")
     body = _as_parameter_list(parameters.get("body"), field="template.parameters.body")
@@ -230,12 +216,12 @@ def _prepare_template(call: dict | None) -> PreparedContent:
         raise _count_mismatch("body", slots["body"], len(body), "template.parameters.body")
     given_buttons = parameters.get("buttons") or {}
     if not isinstance(given_buttons, dict):
-        raise SendRefused('template.parameters.buttons maps a button index ("0") to its parameters.', code="invalid",
-                          field="template.parameters.buttons", status_code=400)
+        raise ApplicationError('template.parameters.buttons maps a button index ("0") to its parameters.', code="invalid",
+                          field="template.parameters.buttons", status=400)
     button_slots = {str(slot["index"]): slot for slot in slots["buttons"] if slot["count"]}
     for index in given_buttons:
         if str(index) not in button_slots:
-            raise SendRefused(f"The template's button {index} takes no parameters.", code="template_parameters",
+            raise ApplicationError(f"The template's button {index} takes no parameters.", code="template_parameters",
                               field=f"template.parameters.buttons.{index}")
     components = []
     if header:
@@ -243,7 +229,7 @@ def _prepare_template(call: dict | None) -> PreparedContent:
             components.append({"type": "header", "parameters": [{"type": "text", "text": value} for value in header]})
         else:
             if not _is_http_url(header[0]):
-                raise SendRefused(
+                raise ApplicationError(
                     f"The template's {template.header_type} header takes an http(s) URL of the file.",
                     code="invalid_media_url",
                     field="template.parameters.header.0",
@@ -261,18 +247,18 @@ def _prepare_template(call: dict | None) -> PreparedContent:
         components.append({"type": "button", "sub_type": slot["sub_type"], "index": index,
                            "parameters": [{"type": "text", "text": value} for value in values]})
     rendered = template.render({"header": header, "body": body, "buttons": rendered_buttons})
-    payload = {
+    structured = {
         "template": {"name": template.name, "language": template.language, "components": components},
         "rendered": {key: rendered[key] for key in ("header", "body", "footer", "buttons")},
     }
-    return PreparedContent(kind="template", text=rendered["text"], payload=payload)
+    return PreparedContent(kind="template", text=rendered["text"], structured=structured)
 
 
 def _optional_text(section, key: str, *, field: str, limit: int, what: str) -> str | None:
     if section is None:
         return None
     if not isinstance(section, dict):
-        raise SendRefused(f"{what} is an object.", code="invalid", field=field, status_code=400)
+        raise ApplicationError(f"{what} is an object.", code="invalid", field=field, status=400)
     value = section.get(key)
     if value in (None, ""):
         return None
@@ -281,30 +267,30 @@ def _optional_text(section, key: str, *, field: str, limit: int, what: str) -> s
 
 def _prepare_interactive(interactive: dict | None) -> PreparedContent:
     if not isinstance(interactive, dict):
-        raise SendRefused("An interactive message needs the interactive object.", code="required", field="interactive", status_code=400)
+        raise ApplicationError("An interactive message needs the interactive object.", code="required", field="interactive", status=400)
     kind = interactive.get("type")
     if kind not in ("button", "list", "cta_url"):
-        raise SendRefused("interactive.type must be button (quick replies), list or cta_url.", code="invalid",
-                          field="interactive.type", status_code=400)
+        raise ApplicationError("interactive.type must be button (quick replies), list or cta_url.", code="invalid",
+                          field="interactive.type", status=400)
     body = _optional_text(interactive.get("body"), "text", field="interactive.body", limit=1024, what="The interactive body text")
     if body is None:
-        raise SendRefused("An interactive message needs interactive.body.text.", code="required", field="interactive.body.text", status_code=400)
+        raise ApplicationError("An interactive message needs interactive.body.text.", code="required", field="interactive.body.text", status=400)
     normalized: dict = {"type": kind, "body": {"text": body}}
     header = interactive.get("header")
     if header:
         if not isinstance(header, dict):
-            raise SendRefused("interactive.header is an object.", code="invalid", field="interactive.header", status_code=400)
+            raise ApplicationError("interactive.header is an object.", code="invalid", field="interactive.header", status=400)
         header_type = header.get("type", "text")
         if header_type == "text":
             normalized["header"] = {"type": "text", "text": _require_text(
                 header.get("text"), field="interactive.header.text", limit=60, what="The header text")}
         elif header_type in ("image", "video", "document") and kind != "list":
             if not _is_http_url(header.get("media")):
-                raise SendRefused("A media header needs an http(s) URL in interactive.header.media.", code="invalid_media_url",
+                raise ApplicationError("A media header needs an http(s) URL in interactive.header.media.", code="invalid_media_url",
                                   field="interactive.header.media")
             normalized["header"] = {"type": header_type, "media": header["media"].strip()}
         else:
-            raise SendRefused(
+            raise ApplicationError(
                 "A list message takes only a text header." if kind == "list" else "interactive.header.type must be text, image, video or document.",
                 code="invalid", field="interactive.header.type",
             )
@@ -313,7 +299,7 @@ def _prepare_interactive(interactive: dict | None) -> PreparedContent:
         normalized["footer"] = {"text": footer}
     action = interactive.get("action")
     if not isinstance(action, dict):
-        raise SendRefused("An interactive message needs interactive.action.", code="required", field="interactive.action", status_code=400)
+        raise ApplicationError("An interactive message needs interactive.action.", code="required", field="interactive.action", status=400)
     if kind == "button":
         normalized["action"] = {"buttons": _reply_buttons(action.get("buttons"))}
         text = body
@@ -323,64 +309,64 @@ def _prepare_interactive(interactive: dict | None) -> PreparedContent:
     else:
         buttons = action.get("buttons")
         if not isinstance(buttons, list) or len(buttons) != 1 or not isinstance(buttons[0], dict):
-            raise SendRefused("A cta_url message has exactly one button.", code="invalid", field="interactive.action.buttons")
+            raise ApplicationError("A cta_url message has exactly one button.", code="invalid", field="interactive.action.buttons")
         title = _require_text(buttons[0].get("title"), field="interactive.action.buttons.0.title", limit=20, what="The button title")
         if not _is_http_url(buttons[0].get("cta_url")):
-            raise SendRefused("The button's cta_url must be an http(s) URL.", code="invalid_url", field="interactive.action.buttons.0.cta_url")
+            raise ApplicationError("The button's cta_url must be an http(s) URL.", code="invalid_url", field="interactive.action.buttons.0.cta_url")
         normalized["action"] = {"buttons": [{"title": title, "cta_url": buttons[0]["cta_url"].strip()}]}
         text = body
-    return PreparedContent(kind="interactive", text=text, payload={"interactive": normalized})
+    return PreparedContent(kind="interactive", text=text, structured={"interactive": normalized})
 
 
 def _reply_buttons(buttons) -> list[dict]:
     if not isinstance(buttons, list) or not buttons:
-        raise SendRefused("Quick-reply messages need 1 to 3 buttons.", code="required", field="interactive.action.buttons")
+        raise ApplicationError("Quick-reply messages need 1 to 3 buttons.", code="required", field="interactive.action.buttons")
     if len(buttons) > 3:
-        raise SendRefused(f"WhatsApp allows at most 3 reply buttons; {len(buttons)} given. Use a list for more choices.",
+        raise ApplicationError(f"WhatsApp allows at most 3 reply buttons; {len(buttons)} given. Use a list for more choices.",
                           code="too_many_buttons", field="interactive.action.buttons")
-    result, seen = [], set()
-    for index, button in enumerate(buttons):
-        where = f"interactive.action.buttons.{index}"
-        if not isinstance(button, dict):
-            raise SendRefused("Each button is an object with id and title.", code="invalid", field=where, status_code=400)
-        title = _require_text(button.get("title"), field=f"{where}.title", limit=20, what="A button title")
-        button_id = _require_text(button.get("id") or title, field=f"{where}.id", limit=256, what="A button id")
-        if button_id in seen:
-            raise SendRefused("Button ids must be unique.", code="duplicate", field=f"{where}.id")
-        seen.add(button_id)
-        result.append({"id": button_id, "title": title})
-    return result
+    seen = set()
+    return [
+        _choice(button, what="button", where=f"interactive.action.buttons.{index}", title_limit=20, id_limit=256,
+                seen=seen, duplicate="Button ids must be unique.")
+        for index, button in enumerate(buttons)
+    ]
+
+
+def _choice(item, *, what: str, where: str, title_limit: int, id_limit: int, seen: set, duplicate: str) -> dict:
+    """One reply button or list row: {"id", "title"}, its id (by default its title) not in `seen`."""
+    if not isinstance(item, dict):
+        raise ApplicationError(f"Each {what} is an object with id and title.", code="invalid", field=where, status=400)
+    title = _require_text(item.get("title"), field=f"{where}.title", limit=title_limit, what=f"A {what} title")
+    item_id = _require_text(item.get("id") or title, field=f"{where}.id", limit=id_limit, what=f"A {what} id")
+    if item_id in seen:
+        raise ApplicationError(duplicate, code="duplicate", field=f"{where}.id")
+    seen.add(item_id)
+    return {"id": item_id, "title": title}
 
 
 def _list_sections(sections) -> list[dict]:
     if not isinstance(sections, list) or not sections:
-        raise SendRefused("A list message needs at least one section with rows.", code="required", field="interactive.action.sections")
+        raise ApplicationError("A list message needs at least one section with rows.", code="required", field="interactive.action.sections")
     if len(sections) > 10:
-        raise SendRefused("A list message has at most 10 sections.", code="too_many_rows", field="interactive.action.sections")
+        raise ApplicationError("A list message has at most 10 sections.", code="too_many_rows", field="interactive.action.sections")
     result, seen, total = [], set(), 0
     for s_index, section in enumerate(sections):
         where = f"interactive.action.sections.{s_index}"
         if not isinstance(section, dict):
-            raise SendRefused("Each section is an object with a title and rows.", code="invalid", field=where, status_code=400)
+            raise ApplicationError("Each section is an object with a title and rows.", code="invalid", field=where, status=400)
         title = _require_text(section.get("title"), field=f"{where}.title", limit=24, what="A section title",
                               required=len(sections) > 1)
         rows = section.get("rows")
         if not isinstance(rows, list) or not rows:
-            raise SendRefused("Each section needs at least one row.", code="required", field=f"{where}.rows")
+            raise ApplicationError("Each section needs at least one row.", code="required", field=f"{where}.rows")
         total += len(rows)
         if total > 10:
-            raise SendRefused("WhatsApp lists have at most 10 rows in all.", code="too_many_rows", field=f"{where}.rows")
+            raise ApplicationError("WhatsApp lists have at most 10 rows in all.", code="too_many_rows", field=f"{where}.rows")
         clean_rows = []
         for r_index, row in enumerate(rows):
             row_where = f"{where}.rows.{r_index}"
-            if not isinstance(row, dict):
-                raise SendRefused("Each row is an object with id and title.", code="invalid", field=row_where, status_code=400)
-            row_title = _require_text(row.get("title"), field=f"{row_where}.title", limit=24, what="A row title")
-            row_id = _require_text(row.get("id") or row_title, field=f"{row_where}.id", limit=200, what="A row id")
-            if row_id in seen:
-                raise SendRefused("Row ids must be unique across the list.", code="duplicate", field=f"{row_where}.id")
-            seen.add(row_id)
-            clean = {"id": row_id, "title": row_title}
+            clean = _choice(row, what="row", where=row_where, title_limit=24, id_limit=200, seen=seen,
+                            duplicate="Row ids must be unique across the list.")
             description = _require_text(row.get("description"), field=f"{row_where}.description", limit=72,
                                         what="A row description", required=False)
             if description:
@@ -395,22 +381,22 @@ def _list_sections(sections) -> list[dict]:
 
 def _prepare_location(location: dict | None) -> PreparedContent:
     if not isinstance(location, dict):
-        raise SendRefused("A location message needs the location object.", code="required", field="location", status_code=400)
+        raise ApplicationError("A location message needs the location object.", code="required", field="location", status=400)
     values = {}
     for key, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
         raw = location.get(key)
         try:
             number = float(raw)
         except (TypeError, ValueError):
-            raise SendRefused(f"location.{key} must be a number.", code="invalid", field=f"location.{key}", status_code=400) from None
+            raise ApplicationError(f"location.{key} must be a number.", code="invalid", field=f"location.{key}", status=400) from None
         if isinstance(raw, bool) or not low <= number <= high:
-            raise SendRefused(f"location.{key} must be between {low} and {high}.", code="out_of_range", field=f"location.{key}")
+            raise ApplicationError(f"location.{key} must be between {low} and {high}.", code="out_of_range", field=f"location.{key}")
         values[key] = raw.strip() if isinstance(raw, str) else repr(raw)
     # WhatsApp (and the SDK's Location) require both; refusing here beats a failure at send time.
     values["name"] = _require_text(location.get("name"), field="location.name", limit=1000, what="The place name")
     values["address"] = _require_text(location.get("address"), field="location.address", limit=1000, what="The address")
     text = values["name"]
-    return PreparedContent(kind="location", text=text, payload={"location": values})
+    return PreparedContent(kind="location", text=text, structured={"location": values})
 
 
 # --- queueing -----------------------------------------------------------------------------------
@@ -418,13 +404,13 @@ def _destination(*, to: str | None, conversation: Conversation | None, channel: 
     if conversation is not None:
         return conversation.contact.phone, conversation.channel
     if channel not in Channel.values:
-        raise SendRefused("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status_code=400)
+        raise ApplicationError("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status=400)
     try:
         phone = normalize_phone(to or "", strict=True)
     except InvalidPhoneNumber as exc:
-        raise SendRefused(f"{exc} ({to!r})" if to else str(exc), code="invalid_phone", field="to") from None
+        raise ApplicationError(f"{exc} ({to!r})" if to else str(exc), code="invalid_phone", field="to") from None
     if phone in (settings.PLIVO_WHATSAPP_NUMBER, settings.PLIVO_SMS_NUMBER):
-        raise SendRefused("That is one of Parley's own numbers.", code="invalid_phone", field="to")
+        raise ApplicationError("That is one of Parley's own numbers.", code="invalid_phone", field="to")
     return phone, channel
 
 
@@ -442,11 +428,11 @@ def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: st
     same_text = kind not in ("text", "media") or existing.text == (text or "")
     if (existing.conversation.contact.phone, existing.conversation.channel, existing.kind) != (phone, channel, kind) \
             or not same_text:
-        raise SendRefused(
+        raise ApplicationError(
             "This Idempotency-Key was already used for a different message; use a new key for a new message.",
             code="idempotency_key_reused",
             field="Idempotency-Key",
-            status_code=409,
+            status=409,
         )
     return existing
 
@@ -468,7 +454,7 @@ def message_send(
     """Queue one outbound message to `conversation`, or to the number `to` on `channel`
     (creating the contact and conversation when new). Returns (message, created); with an
     `idempotency_key` already used by `sent_by`, returns the first message and sends nothing.
-    Raises `SendRefused` and stores nothing when the message cannot be sent.
+    Raises `ApplicationError` and stores nothing when the message cannot be sent.
     """
     if conversation is not None:
         conversation = Conversation.objects.select_related("contact").get(pk=conversation.pk)
@@ -502,13 +488,13 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
         conversation, _ = conversation_get_or_create(contact=contact, channel=channel)
     contact = Contact.objects.get(pk=conversation.contact_id)
     if contact.is_opted_out(channel):
-        raise SendRefused(
+        raise ApplicationError(
             f"{contact} opted out of {conversation.get_channel_display()} messages; nothing is sent until they opt back in.",
             code="opted_out",
             field="to",
         )
     if content.kind != "template" and not conversation.window_is_open():
-        raise SendRefused(
+        raise ApplicationError(
             "WhatsApp's 24-hour window for this customer is closed (their last message is more than 24 hours old, "
             "or they never wrote). Send an approved template instead; free-form messages are possible again once they reply.",
             code="window_closed",
@@ -520,7 +506,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
         kind=content.kind,
         text=content.text,
         media=content.media,
-        payload=content.payload,
+        structured=content.structured,
         status=MessageStatus.QUEUED,
         sent_by=sent_by,
         idempotency_key=idempotency_key,
@@ -529,7 +515,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
     # A plain INSERT in this transaction (django-tasks-db): the trigger commits with the job.
     send_outbound_job.enqueue(message.pk)
     message.conversation = conversation_record_message(conversation=conversation, message=message, inbound=False)
-    events.message_created(message)
+    events.broadcast_on_commit(events.message_created_event(message))
     return message
 
 
@@ -661,13 +647,13 @@ def plivo_request(message: Message) -> dict:
     if message.kind == "media":
         kwargs["media_urls"] = [item["url"] for item in message.media]
     elif message.kind == "template":
-        call = message.payload["template"]
+        call = message.structured["template"]
         # Components as dicts: the SDK keeps them verbatim (Component objects break its JSON).
         kwargs["template"] = Template(name=call["name"], language=call["language"], components=call["components"])
     elif message.kind == "interactive":
-        kwargs["interactive"] = Interactive(**message.payload["interactive"])
+        kwargs["interactive"] = Interactive(**message.structured["interactive"])
     elif message.kind == "location":
-        kwargs["location"] = Location(**message.payload["location"])
+        kwargs["location"] = Location(**message.structured["location"])
     return kwargs
 
 
@@ -683,7 +669,7 @@ def plivo_send(message: Message) -> SendOutcome:
         kwargs = plivo_request(message)
     except plivo_exceptions.PlivoRestError as exc:  # the SDK's own argument checks
         return _classify_plivo_error(exc, None)
-    except (KeyError, TypeError, ValueError) as exc:  # a stored payload that is not ours (edited by hand?)
+    except (KeyError, TypeError, ValueError) as exc:  # stored content that is not ours (edited by hand?)
         return SendOutcome(kind="permanent", error_code=ERROR_REFUSED, detail=f"{type(exc).__name__}: {exc}"[:300],
                            reason="Not sent: the stored message content is damaged; send it as a new message.")
     try:
@@ -776,8 +762,7 @@ def _classify_transport_error(exc: requests.exceptions.RequestException) -> Send
 def retry_delay_seconds(attempt_number: int, *, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter: base·2^(n-1)·[1, 2). With the defaults (20 s, 5
     attempts) the four waits add up to between 5 and 10 minutes."""
-    base = float(settings.OUTBOUND_RETRY_BASE_SECONDS)
-    delay = base * (2 ** (attempt_number - 1)) * (1 + random.random())
+    delay = backoff_seconds(attempt_number, base=float(settings.OUTBOUND_RETRY_BASE_SECONDS), jitter=True)
     if retry_after:
         delay = max(delay, min(retry_after, 300.0))
     return delay
@@ -802,8 +787,6 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
         still_ours = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
         message_id = job.message_id
         if outcome.kind == "accepted":
-            from conversations.services.inbound import uuid_lock
-
             uuid_lock(outcome.plivo_message_uuid)
             OutboundJob.objects.filter(pk=job.pk).update(
                 state=OutboundJob.State.ACCEPTED, lease_expires_at=None, last_error="", updated_at=now)
@@ -819,7 +802,7 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
                 updated_at=now,
             )
             message = _message_for_event(message_id)
-            events.message_updated(message)
+            events.broadcast_on_commit(events.message_updated_event(message))
             _attach_early_reports(message)
             return
         if not still_ours.exists():
@@ -836,7 +819,7 @@ def _outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutc
                               f"(attempt {round_attempts + 1} of {settings.OUTBOUND_MAX_ATTEMPTS}).",
                 updated_at=now)
             send_outbound_job.using(run_after=next_at).enqueue(message_id)
-            events.message_updated(_message_for_event(message_id))
+            events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
         elif outcome.kind == "transient":
             still_ours.update(state=OutboundJob.State.FAILED, lease_expires_at=None, last_error=outcome.detail[:2000], updated_at=now)
             _message_fail(message_id, error_code=outcome.error_code,
@@ -869,25 +852,23 @@ def _message_fail(message_id: int, *, error_code: str, reason: str) -> None:
         status=MessageStatus.FAILED, failed_at=now, error_code=error_code[:32], error_message=reason[:500],
         unconfirmed_since=None, updated_at=now)
     if changed:
-        events.message_updated(_message_for_event(message_id))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
 
 
 def _message_mark_unconfirmed(message_id: int, *, reason: str, now) -> None:
     changed = Message.objects.filter(pk=message_id, status_rank__lt=STATUS_RANK[MessageStatus.SENT]).update(
         unconfirmed_since=now, error_code=ERROR_UNCONFIRMED, error_message=reason[:500], updated_at=now)
     if changed:
-        events.message_updated(_message_for_event(message_id))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(message_id)))
 
 
 def _attach_early_reports(message: Message) -> None:
     """Apply delivery reports that arrived before the uuid was stored (parked unmatched)."""
-    from conversations.services.inbound import status_events_attach
-
     status_events_attach(message=message)
 
 
 # --- recovery (run by every worker's sweeper) ---------------------------------------------------
-def outbound_sweep(*, now=None) -> dict:
+def outbound_sweep() -> dict:
     """Make the queue whole again after crashes and waits; safe to run from many workers.
 
     - in_flight jobs whose lease expired (their worker died): if the request never started,
@@ -896,7 +877,7 @@ def outbound_sweep(*, now=None) -> dict:
       OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS without one the message fails ("may not have been sent");
     - pending jobs left due for a whole lease (their task was lost) get a fresh task.
     """
-    now = now or timezone.now()
+    now = timezone.now()
     counts = {"released": 0, "unconfirmed": 0, "confirmed": 0, "timed_out": 0, "requeued": 0}
 
     def count(result):
@@ -929,8 +910,7 @@ def _each_locked(queryset, handle, batch: int = 200) -> None:
 
 
 def _requeue(job: OutboundJob, *, now) -> str | None:
-    due = min(now, timezone.now())  # `now` may be a sweep's view of the future (tests)
-    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=due, updated_at=now):
+    if OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.PENDING).update(next_attempt_at=now, updated_at=now):
         send_outbound_job.enqueue(job.message_id)
         return "requeued"
     return None
@@ -960,7 +940,7 @@ def _lease_expired(job: OutboundJob, *, now) -> str:
     jobs = OutboundJob.objects.filter(pk=job.pk, state=OutboundJob.State.IN_FLIGHT, attempts=job.attempts)
     if attempt is None:
         # Claimed, but the worker died before its request started: nothing went out.
-        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=min(now, timezone.now()),
+        if jobs.update(state=OutboundJob.State.PENDING, attempts=F("attempts") - 1, next_attempt_at=now,
                        lease_expires_at=None, claimed_by="", updated_at=now):
             send_outbound_job.enqueue(job.message_id)
         return "released"
@@ -1000,15 +980,15 @@ def message_retry(*, message: Message, requested_by) -> Message:
     now = timezone.now()
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
-        if locked.direction != Message.Direction.OUTBOUND:
-            raise RetryNotAllowed("Only messages Parley sent can be retried.", code="not_retryable", status_code=409)
+        if not locked.is_outbound:
+            raise ApplicationError("Only messages Parley sent can be retried.", code="not_retryable", status=409)
         if locked.status not in RETRYABLE_FAILURE_STATUSES:
-            raise RetryNotAllowed(
+            raise ApplicationError(
                 f"Only failed messages can be retried; this one is {locked.get_status_display().lower()}.",
-                code="not_retryable", status_code=409)
+                code="not_retryable", status=409)
         job, _ = OutboundJob.objects.get_or_create(message=locked)
         if job.state in (OutboundJob.State.IN_FLIGHT, OutboundJob.State.PENDING):
-            raise RetryNotAllowed("This message is already being sent.", code="not_retryable", status_code=409)
+            raise ApplicationError("This message is already being sent.", code="not_retryable", status=409)
         # The old Plivo uuid stays in the attempt history; the new send gets a new one.
         Message.objects.filter(pk=locked.pk).update(
             status=MessageStatus.QUEUED, plivo_message_uuid=None, status_sequence=None, error_code="",
@@ -1018,7 +998,7 @@ def message_retry(*, message: Message, requested_by) -> Message:
             state=OutboundJob.State.IN_FLIGHT, attempts=F("attempts") + 1, next_attempt_at=now,
             lease_expires_at=now + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS),
             claimed_by=f"retry by {requested_by}"[:100], updated_at=now)
-        events.message_updated(_message_for_event(locked.pk))
+        events.broadcast_on_commit(events.message_updated_event(_message_for_event(locked.pk)))
         job = OutboundJob.objects.select_related("message__conversation__contact").get(pk=job.pk)
         attempt = _attempt_start(job=job, requested_by=requested_by)
     _attempt_finish(job=job, attempt=attempt)

@@ -1,10 +1,19 @@
-"""Plivo's message error codes, explained for the agent who sees a failed message.
+"""The error codes a message carries: Plivo's, explained for the agent who sees a failed
+message, and the few Parley sets itself.
 
 Codes from Plivo's messaging error-code table (docs: messaging/troubleshooting/error-codes).
 Each text says what happened and what the agent can do about it.
 """
 
 OPTED_OUT_ERROR_CODE = "200"
+
+# Error codes Parley sets itself (Plivo's own ErrorCodes are numbers).
+ERROR_UNAVAILABLE = "plivo_unavailable"
+# Parley did not send it (opted out or window closed while queued, misconfigured, content it
+# cannot build); a refusal by Plivo's API is "http_<status>".
+ERROR_REFUSED = "parley_refused"
+# Written while Parley does not know whether Plivo got a send; any delivery report settles it.
+ERROR_UNCONFIRMED = "unconfirmed"
 
 # Codes Plivo sends when there is no error at all.
 _NO_ERROR = {"", "0", "000", "none", "null"}
@@ -28,6 +37,27 @@ ERROR_EXPLANATIONS = {
 }
 
 
+# What happened, in a few words: the simulated customer phone shows these, and the agent-facing
+# explanations above say it at length with what to do.
+ERROR_NAMES = {
+    "10": "invalid message",
+    "20": "network error",
+    "30": "flagged as spam",
+    "40": "sending number not allowed",
+    "50": "invalid destination number",
+    "60": "message loop",
+    "70": "destination permanently unavailable",
+    "80": "destination temporarily unavailable",
+    "90": "no route to the destination",
+    "100": "refused by the carrier",
+    "110": "message too long",
+    OPTED_OUT_ERROR_CODE: "the customer opted out (STOP)",
+    "201": "toll-free number to Canada",
+    "420": "expired in the queue",
+    "1000": "unknown error",
+}
+
+
 def normalize_error_code(code) -> str:
     """The code as Plivo's table writes it ("200"), or "" when it means no error."""
     text = str(code if code is not None else "").strip()
@@ -46,3 +76,11 @@ def explain_error_code(code) -> str:
         f"Plivo reported error {normalized}, which has no known explanation. "
         "If it keeps happening, contact Plivo support with the message ID.",
     )
+
+
+def error_name(code) -> str:
+    """A few words for a Plivo message error code ("" for no error)."""
+    normalized = normalize_error_code(code)
+    if not normalized:
+        return ""
+    return ERROR_NAMES.get(normalized, f"error {normalized}")

@@ -129,6 +129,7 @@ class MessageSerializer(serializers.ModelSerializer):
     conversation_id = serializers.IntegerField(read_only=True)
     sent_by = AgentSerializer(read_only=True)
     reply_to = ReplyToSerializer(read_only=True)
+    payload = serializers.JSONField(source="structured", read_only=True)
     unconfirmed = serializers.SerializerMethodField()
 
     class Meta:
@@ -174,7 +175,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "kind": message.kind,
             "text": message.text,
             "media": message.media,
-            "payload": message.payload,
+            "payload": message.structured,
             "reply_to": None
             if reply_to is None
             else {"id": reply_to.id, "direction": reply_to.direction, "kind": reply_to.kind, "text": reply_to.text},

@@ -32,6 +32,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import requests
 
+from conversations.plivo_errors import ERROR_NAMES
+
 logger = logging.getLogger(__name__)
 
 MESSAGE_PATH = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?:(?P<uuid>[^/]+)/)?$")
@@ -39,8 +41,8 @@ NUMBER = re.compile(r"^\+?[1-9]\d{6,14}$")
 
 # What each special destination suffix does; shown in the README and on the simulator page.
 SPECIAL_NUMBERS = {
-    "0000": "accepted, then a `failed` report with error 50 (invalid destination number)",
-    "1111": "accepted, then `sent` and an `undelivered` report with error 80 (destination temporarily unavailable)",
+    "0000": f"accepted, then a `failed` report with error 50 ({ERROR_NAMES['50']})",
+    "1111": f"accepted, then `sent` and an `undelivered` report with error 80 ({ERROR_NAMES['80']})",
     "2222": "the API answers 500 once, then accepts the retry",
     "3333": "the API answers 429 (rate limited) once, then accepts the retry",
     "4444": "accepted, but no delivery report ever arrives (an unconfirmed send)",
@@ -96,9 +98,7 @@ class RecordedRequest:
     method: str
     path: str
     body: dict | None
-    status: int
-    authorized: bool
-    at: float = field(default_factory=time.time)
+    status: int  # 401: the credentials were refused
 
 
 class PlivoValidationError(Exception):
@@ -170,36 +170,36 @@ class FakePlivoAPI:
     def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict]:
         match = MESSAGE_PATH.match(path)
         if not match:
-            return self._record(method, path, None, 404, True, {"error": "not found"})
+            return self._record(method, path, None, 404, {"error": "not found"})
         authorized = self._authorized(authorization) and match["auth_id"] == self.auth_id
         if not authorized:
-            return self._record(method, path, None, 401, False, {"error": "Authentication credentials invalid"})
+            return self._record(method, path, None, 401, {"error": "Authentication credentials invalid"})
         if method == "GET" and match["uuid"]:
             with self._lock:
                 message = self.messages.get(match["uuid"])
             if message is None:
-                return self._record(method, path, None, 404, True, {"error": "not found"})
-            return self._record(method, path, None, 200, True, message.as_plivo())
+                return self._record(method, path, None, 404, {"error": "not found"})
+            return self._record(method, path, None, 200, message.as_plivo())
         if method != "POST" or match["uuid"]:
-            return self._record(method, path, None, 405, True, {"error": "method not allowed"})
+            return self._record(method, path, None, 405, {"error": "method not allowed"})
         try:
             payload = json.loads(body or b"{}")
             if not isinstance(payload, dict):
                 raise ValueError
         except ValueError:
-            return self._record(method, path, None, 400, True, {"error": "invalid JSON body"})
+            return self._record(method, path, None, 400, {"error": "invalid JSON body"})
         return self._send(path, payload)
 
     def _send(self, path: str, payload: dict) -> tuple[int, dict]:
         try:
             validate_message_request(payload)
         except PlivoValidationError as exc:
-            return self._record("POST", path, payload, 400, True, {"error": str(exc)})
+            return self._record("POST", path, payload, 400, {"error": str(exc)})
         fault = self._take_fault(payload)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and not fault.accept:
-            return self._record("POST", path, payload, fault.status, True, {"error": fault.error})
+            return self._record("POST", path, payload, fault.status, {"error": fault.error})
         message = FakeMessage(
             uuid=str(uuid.uuid4()), auth_id=self.auth_id, src=payload.get("src") or "", dst=payload["dst"],
             type=payload.get("type", "sms"), body=payload, url=payload.get("url"),
@@ -211,7 +211,7 @@ class FakePlivoAPI:
         if self.auto_report:
             self.reporter.schedule_lifecycle(message)
         status = fault.status if fault is not None and fault.status else 202
-        return self._record("POST", path, payload, status, True, {
+        return self._record("POST", path, payload, status, {
             "api_id": str(uuid.uuid4()), "message": "message(s) queued", "message_uuid": [message.uuid],
         })
 
@@ -245,11 +245,11 @@ class FakePlivoAPI:
             return False
         return user == self.auth_id and password == self.auth_token
 
-    def _record(self, method, path, body, status, authorized, answer) -> tuple[int, dict]:
+    def _record(self, method, path, body, status, answer) -> tuple[int, dict]:
         if "api_id" not in answer:
             answer = {"api_id": str(uuid.uuid4()), **answer}
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, body, status, authorized))
+            self.requests.append(RecordedRequest(method, path, body, status))
         return status, answer
 
     # --- delivery reports -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ import requests
 from django.conf import settings
 
 from conversations.phone import InvalidPhoneNumber, normalize_phone
+from conversations.plivo_errors import error_name
 from messaging_site.errors import ApplicationError
 from simulator.fake_plivo import SPECIAL_NUMBERS, FakeMessage, FakePlivoAPI, default_api
 from webhooks.signing import sign_v3
@@ -43,14 +44,6 @@ SMS_INTENTS = {
     "optin": {"START", "YES", "RESUME", "UNSTOP", "GO"},
     "help": {"HELP", "INFO"},
 }
-
-# Plain-language reasons for the error codes the fake API reports (special numbers, STOP).
-ERROR_REASONS = {
-    "50": "invalid destination number",
-    "80": "destination temporarily unavailable",
-    "200": "the customer opted out (STOP)",
-}
-
 
 @dataclass
 class CustomerMessage:
@@ -322,7 +315,7 @@ def business_message_view(message: FakeMessage) -> dict:
         "state": state,
         "reports": reports,
         "error_code": error_code,
-        "error": ERROR_REASONS.get(error_code, f"error {error_code}" if error_code else ""),
+        "error": error_name(error_code),
     }
     if body.get("interactive"):
         view["kind"] = "interactive"

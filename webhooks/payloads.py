@@ -124,7 +124,7 @@ class InboundPayload:
     kind: str  # Message.Kind value
     text: str = ""
     media: list = field(default_factory=list)  # [{"url", "content_type"}]
-    structured: dict = field(default_factory=dict)  # Message.payload
+    structured: dict = field(default_factory=dict)  # Message.structured
     reply_to_plivo_uuid: str = ""
     intent: str = ""  # Plivo's MessageIntent: optout, optin, help or ""
     profile_name: str = ""
@@ -199,7 +199,7 @@ _RAW_MEDIA_KEY = re.compile(r"^(?:media|mediaurl|mediacontenttype|mimetype|media
 
 # What one message keeps and shows: an MMS carries at most 10 attachments and a WhatsApp
 # message one, so more can only come from a forged or broken callback; thousands froze the
-# agent's tab. The rest are counted in Message.payload["media_not_shown"].
+# agent's tab. The rest are counted in Message.structured["media_not_shown"].
 INBOUND_MEDIA_LIMIT = 10
 
 
@@ -231,7 +231,7 @@ def _media(fields: Fields) -> tuple[list[dict], int, int | None]:
 
 
 def _raw_media_up_to(raw: dict, last_index: int) -> dict:
-    """`raw` without the attachments numbered after `last_index`, so Message.payload["raw"]
+    """`raw` without the attachments numbered after `last_index`, so Message.structured["raw"]
     stays small too (the receipt keeps everything Plivo sent)."""
     trimmed = {}
     for key, value in raw.items():
@@ -245,7 +245,7 @@ def _raw_media_up_to(raw: dict, last_index: int) -> dict:
 
 
 def _kind(fields: Fields, channel: str, media: list, text: str) -> tuple[str, dict, str]:
-    """(Message.kind, Message.payload, visible text) for this message."""
+    """(Message.kind, Message.structured, visible text) for this message."""
     content_type = fields.get("ContentType").lower()
     if channel != Channel.WHATSAPP or content_type in ("", "text"):
         return (Message.Kind.MEDIA if media else Message.Kind.TEXT), {}, text
@@ -295,10 +295,6 @@ def _interactive(fields: Fields, content_type: str, text: str) -> tuple[str, dic
 
 def _unsupported(fields: Fields, content_type: str, text: str) -> tuple[str, dict, str]:
     return Message.Kind.UNSUPPORTED, {"content_type": content_type, "raw": fields.raw}, text
-
-
-# Plivo's callback statuses. Anything else is kept in the history but changes nothing.
-REPORT_STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "rejected")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations import events
-from conversations.services.inbound import message_receive, status_report_apply
+from conversations.background import backoff_seconds
+from conversations.services.delivery_reports import status_report_apply
+from conversations.services.inbound import message_receive
 from conversations.sql import insert_row
 from webhooks.models import SignatureFamilyTally, SignatureNonce, WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport
@@ -39,13 +41,13 @@ def receipt_store(*, kind: str, dedupe_key: str, params: dict, ref: str = "") ->
     return True
 
 
-def receipt_apply(receipt: WebhookReceipt) -> None:
+def receipt_apply(receipt: WebhookReceipt, *, batch: events.BroadcastBatch | None = None) -> None:
     """Turn one receipt into its message or status change (idempotent: the domain dedupes)."""
     if receipt.kind == WebhookReceipt.Kind.MESSAGE:
-        message_receive(payload=InboundPayload.from_params(receipt.params), received_at=receipt.received_at)
+        message_receive(payload=InboundPayload.from_params(receipt.params), received_at=receipt.received_at, batch=batch)
     else:
         report = StatusReport.from_params(receipt.params, ref=receipt.ref or None)
-        status_report_apply(report=report, received_at=receipt.received_at)
+        status_report_apply(report=report, received_at=receipt.received_at, batch=batch)
 
 
 def receipts_apply(*, limit: int = 50) -> int:
@@ -56,13 +58,14 @@ def receipts_apply(*, limit: int = 50) -> int:
     lost database connection rolls the whole batch back, to be applied again later.
     """
     now = timezone.now()
-    with transaction.atomic(), events.pushed_together():
+    broadcasts = events.BroadcastBatch()  # every applied receipt's events, in one push
+    with transaction.atomic():
         batch = list(WebhookReceipt.objects.due(now).select_for_update(skip_locked=True).order_by("id")[:limit])
         applied = []
         for receipt in batch:
             try:
                 with transaction.atomic():
-                    receipt_apply(receipt)
+                    receipt_apply(receipt, batch=broadcasts)
             except (OperationalError, InterfaceError) as exc:
                 if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT_SQLSTATES:
                     raise  # the connection is gone: the whole batch is applied again later
@@ -71,7 +74,7 @@ def receipts_apply(*, limit: int = 50) -> int:
                 receipt.save(update_fields=["next_attempt_at"])
             except Exception as exc:  # this receipt's own problem (a bug, a value the database refuses)
                 receipt.attempts += 1
-                backoff = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (receipt.attempts - 1))
+                backoff = backoff_seconds(receipt.attempts, base=5, cap=MAX_BACKOFF_SECONDS)
                 receipt.next_attempt_at = now + timedelta(seconds=backoff)
                 receipt.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 receipt.save(update_fields=["attempts", "next_attempt_at", "last_error"])
@@ -81,16 +84,8 @@ def receipts_apply(*, limit: int = 50) -> int:
                 applied.append(receipt.pk)
         if applied:
             WebhookReceipt.objects.filter(pk__in=applied).update(applied_at=now, next_attempt_at=None, last_error="")
+        broadcasts.send_on_commit()
     return len(batch)
-
-
-def receipts_apply_all(*, limit: int = 50) -> int:
-    """Apply receipts until none is due; how many were taken. What a running worker would do
-    next, for callers that cannot wait for one (the tests)."""
-    total = 0
-    while taken := receipts_apply(limit=limit):
-        total += taken
-    return total
 
 
 def receipts_prune(*, older_than: timedelta, batch: int = 5000) -> int:

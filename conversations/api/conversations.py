@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations import selectors
-from conversations.api.cursors import cursor_error
 from conversations.api.input import validated
 from conversations.api.schema import ERRORS, error_response
 from conversations.models import Channel, Conversation
@@ -70,19 +69,16 @@ class ConversationListApi(APIView):
             view = "unassigned"
         elif assignee is not None:
             assignee_id = assignee
-        try:
-            page = selectors.conversation_list_for_inbox(
-                user=request.user,
-                view=view,
-                status=params.get("status"),
-                channel=params.get("channel"),
-                assignee_id=assignee_id,
-                query=params.get("q", ""),
-                cursor=params.get("cursor"),
-                limit=params["limit"],
-            )
-        except selectors.InvalidCursor as exc:
-            raise cursor_error(exc, field="cursor") from exc
+        page = selectors.conversation_list_for_inbox(
+            user=request.user,
+            view=view,
+            status=params.get("status"),
+            channel=params.get("channel"),
+            assignee_id=assignee_id,
+            query=params.get("q", ""),
+            cursor=params.get("cursor"),
+            limit=params["limit"],
+        )
         counts = None
         if not params.get("cursor"):
             counts = selectors.conversation_view_counts(

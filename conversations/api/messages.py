@@ -18,7 +18,6 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from conversations import selectors
-from conversations.api.cursors import cursor_error
 from conversations.api.input import validated
 from conversations.api.message_inputs import MessageContentInput, MessageSendInput
 from conversations.api.schema import ERRORS, error_response
@@ -240,12 +239,9 @@ class ConversationMessagesApi(APIView):
     def get(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         params = validated(MessageListQuery, request.query_params)
-        try:
-            page = selectors.message_list_for_thread(
-                conversation=conversation, before=params.get("before"), after=params.get("after"), limit=params["limit"]
-            )
-        except selectors.InvalidCursor as exc:
-            raise cursor_error(exc, field="after" if params.get("after") else "before") from exc
+        page = selectors.message_list_for_thread(
+            conversation=conversation, before=params.get("before"), after=params.get("after"), limit=params["limit"]
+        )
         return Response(
             {
                 "results": ThreadMessageSerializer(page.messages, many=True).data,

@@ -14,16 +14,16 @@ def contact_get_or_create(*, phone: str, display_name: str = "") -> tuple[Contac
     return contact, created
 
 
-def contact_opt_out(*, contact: Contact, channel: str, reason: str) -> bool:
+def contact_opt_out(*, contact: Contact, channel: str, reason: str, batch: events.BroadcastBatch | None = None) -> bool:
     """Mark `contact` opted out on `channel`. Returns whether anything changed."""
-    return _opt_out_set(contact=contact, channel=channel, opted_out_at=timezone.now(), reason=reason[:200])
+    return _opt_out_set(contact=contact, channel=channel, opted_out_at=timezone.now(), reason=reason[:200], batch=batch)
 
 
-def contact_opt_in(*, contact: Contact, channel: str) -> bool:
-    return _opt_out_set(contact=contact, channel=channel, opted_out_at=None, reason="")
+def contact_opt_in(*, contact: Contact, channel: str, batch: events.BroadcastBatch | None = None) -> bool:
+    return _opt_out_set(contact=contact, channel=channel, opted_out_at=None, reason="", batch=batch)
 
 
-def _opt_out_set(*, contact: Contact, channel: str, opted_out_at, reason: str) -> bool:
+def _opt_out_set(*, contact: Contact, channel: str, opted_out_at, reason: str, batch) -> bool:
     # Conditional UPDATE: a repeated STOP (or START) changes and announces nothing.
     changed = (
         Contact.objects.filter(pk=contact.pk, **{f"{channel}_opted_out_at__isnull": opted_out_at is not None}).update(
@@ -34,12 +34,12 @@ def _opt_out_set(*, contact: Contact, channel: str, opted_out_at, reason: str) -
     )
     if changed:
         contact.refresh_from_db()
-        events.contact_updated(contact)
+        events.broadcast_on_commit(events.contact_updated_event(contact), batch=batch)
     return changed
 
 
 def contact_rename(*, contact: Contact, display_name: str) -> Contact:
     contact.display_name = display_name.strip()[:200]
     contact.save(update_fields=["display_name", "updated_at"])
-    events.contact_updated(contact)
+    events.broadcast_on_commit(events.contact_updated_event(contact))
     return contact

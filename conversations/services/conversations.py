@@ -18,7 +18,7 @@ def conversation_set_status(*, conversation: Conversation, status: str) -> Conve
     if conversation.status != status:
         conversation.status = status
         conversation.save(update_fields=["status", "updated_at"])
-        events.conversation_updated(conversation)
+        events.broadcast_on_commit(events.conversation_updated_event(conversation))
     return conversation
 
 
@@ -26,14 +26,14 @@ def conversation_assign(*, conversation: Conversation, assignee) -> Conversation
     if conversation.assignee_id != (assignee.pk if assignee else None):
         conversation.assignee = assignee
         conversation.save(update_fields=["assignee", "updated_at"])
-        events.conversation_updated(conversation)
+        events.broadcast_on_commit(events.conversation_updated_event(conversation))
     return conversation
 
 
 def conversation_mark_read(*, conversation: Conversation) -> Conversation:
     if Conversation.objects.filter(pk=conversation.pk, unread_count__gt=0).update(unread_count=0):
         conversation.refresh_from_db()
-        events.conversation_updated(conversation)
+        events.broadcast_on_commit(events.conversation_updated_event(conversation))
     return conversation
 
 

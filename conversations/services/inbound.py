@@ -1,81 +1,29 @@
-"""What Plivo tells us: customer messages and delivery reports for our sends.
+"""Customer messages from Plivo's inbound webhook.
 
-Both arrive at least once and in any order. Duplicates are stopped by unique constraints
-(`Message.plivo_message_uuid`, `MessageStatusEvent.dedupe_key`), never by a Python check
-alone, and a message's status only moves forward in the UPDATE statement itself, so
-concurrent or reordered reports cannot regress it.
+They arrive at least once and in any order. A duplicate is stopped by the unique constraint
+on `Message.plivo_message_uuid`, never by a Python check alone.
 """
 
-import logging
-import re
-import unicodedata
-from dataclasses import dataclass
-
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversations import events
-from conversations.models import (
-    FINAL_FAILURE_STATUSES,
-    STATUS_RANK,
-    Contact,
-    Conversation,
-    Message,
-    MessageStatus,
-    MessageStatusEvent,
-    OutboundJob,
-)
-from conversations.plivo_errors import OPTED_OUT_ERROR_CODE, explain_error_code
-from conversations.selectors import conversation_for_sender, message_with_event_relations
-from conversations.services.contacts import contact_get_or_create, contact_opt_in, contact_opt_out
+from conversations.models import Contact, Conversation, Message, MessageStatus
+from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
-from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
+from conversations.services.keywords import keyword_apply
+from conversations.sql import insert_row
+from conversations.sql_reads import conversation_for_sender
 
 PLIVO_UUID_CONFLICT = "(plivo_message_uuid) WHERE plivo_message_uuid IS NOT NULL"
 
-logger = logging.getLogger(__name__)
 
-# --- keywords ------------------------------------------------------------------------------
-
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "END", "QUIT", "CANCEL", "UNSUBSCRIBE", "REVOKE", "OPT OUT", "OPTOUT"})
-OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES", "RESUME"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
-
-
-def _is_edge_noise(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char)[0] in "PSZC"
-
-
-def keyword_normalize(text: str) -> str:
-    """`  stop!! ` -> `STOP`; `Opt-out.` -> `OPT OUT`: whole-message keywords only."""
-    start, end = 0, len(text)
-    while start < end and _is_edge_noise(text[start]):
-        start += 1
-    while end > start and _is_edge_noise(text[end - 1]):
-        end -= 1
-    return re.sub(r"[\s\-_]+", " ", text[start:end]).upper()
-
-
-def keyword_classify(*, text: str, intent: str = "") -> str:
-    """"optout", "optin", "help" or "": what the customer asked for with this message."""
-    keyword = keyword_normalize(text or "")
-    if keyword in OPT_OUT_KEYWORDS or intent == "optout":
-        return "optout"
-    if keyword in OPT_IN_KEYWORDS or intent == "optin":
-        return "optin"
-    if keyword in HELP_KEYWORDS or intent == "help":
-        return "help"
-    return ""
-
-
-# --- inbound messages ------------------------------------------------------------------------
-
-
-def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
+def message_receive(*, payload, received_at=None, batch: events.BroadcastBatch | None = None) -> tuple[Message, bool]:
     """Store one inbound message (a `webhooks.payloads.InboundPayload`) exactly once.
 
     `received_at` is when Plivo delivered it (default: now); the thread's order and the
-    WhatsApp 24-hour window count from it, however long it waited to be applied.
+    WhatsApp 24-hour window count from it, however long it waited to be applied. Its events
+    go out with `batch` when given (the webhook worker's).
     Returns (message, created). A repeated MessageUUID, also when N copies arrive at the same
     instant, creates and publishes nothing: the database's unique constraint decides.
     """
@@ -90,7 +38,7 @@ def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
             kind=payload.kind,
             text=payload.text,
             media=payload.media,
-            payload=payload.structured,
+            structured=payload.structured,
             plivo_message_uuid=payload.message_uuid,
             reply_to=reply_to,
             reply_to_plivo_uuid=payload.reply_to_plivo_uuid,
@@ -103,9 +51,9 @@ def message_receive(*, payload, received_at=None) -> tuple[Message, bool]:
             return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
-        _keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent)
+        keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent, batch=batch)
         message.conversation = conversation
-        events.message_created(message)
+        events.broadcast_on_commit(events.message_created_event(message), batch=batch)
     return message, True
 
 
@@ -123,276 +71,3 @@ def _thread_for(payload) -> tuple[Contact, Conversation]:
         contact.display_name = payload.profile_name
         contact.save(update_fields=["display_name", "updated_at"])
     return contact, conversation
-
-
-def _keyword_apply(*, contact: Contact, channel: str, text: str, intent: str) -> None:
-    action = keyword_classify(text=text, intent=intent)
-    if action == "optout":
-        reason = f'Customer sent "{text.strip()[:60]}"' if text.strip() else "Plivo flagged the message as an opt-out"
-        contact_opt_out(contact=contact, channel=channel, reason=reason)
-    elif action == "optin":
-        contact_opt_in(contact=contact, channel=channel)
-    elif action == "help":
-        now = timezone.now()
-        Contact.objects.filter(pk=contact.pk).update(help_requested_at=now, updated_at=now)
-        contact.refresh_from_db()
-        events.contact_updated(contact)
-
-
-# --- delivery reports --------------------------------------------------------------------------
-
-# Plivo's `queued` means Plivo accepted the send: our `sending`, never above `sent`.
-REPORT_STATUS_TO_MESSAGE_STATUS = {
-    "queued": MessageStatus.SENDING,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.READ,
-    "failed": MessageStatus.FAILED,
-    "undelivered": MessageStatus.UNDELIVERED,
-    "rejected": MessageStatus.REJECTED,
-}
-# What the outbound worker (conversations.outbound.ERROR_UNCONFIRMED) writes while it does not
-# know whether Plivo got a send; any delivery report settles that question.
-UNCONFIRMED_ERROR_CODE = "unconfirmed"
-# Keeps our advisory locks on uuids apart from anyone else's ("PLV").
-PARKED_REPORT_LOCK_NAMESPACE = 0x504C56
-STATUS_TIMESTAMP_FIELD = {
-    MessageStatus.SENT: "sent_at",
-    MessageStatus.DELIVERED: "delivered_at",
-    MessageStatus.READ: "read_at",
-    MessageStatus.FAILED: "failed_at",
-    MessageStatus.UNDELIVERED: "failed_at",
-    MessageStatus.REJECTED: "failed_at",
-}
-
-
-@dataclass(frozen=True)
-class StatusReportOutcome:
-    event: MessageStatusEvent | None  # None: a duplicate of a report we already have
-    message_id: int | None  # None: parked until its message is known
-    changed: bool  # whether agents were told about a change
-
-    @property
-    def duplicate(self) -> bool:
-        return self.event is None
-
-
-def status_report_apply(*, report, received_at=None) -> StatusReportOutcome:
-    """Record one delivery report (a `webhooks.payloads.StatusReport`) and apply it.
-
-    `received_at` is when Plivo delivered it (default: now): the sent, delivered and read
-    times shown to agents are those of the reports, however long they waited to be applied.
-
-    Matched by MessageUUID, else by our `ref` (whose message then gets the uuid), else parked
-    with `message=None` until `status_events_attach` sees the uuid. A duplicate report
-    stores and publishes nothing.
-    """
-    with transaction.atomic(savepoint=False):  # the webhook worker gives each receipt a savepoint
-        message = _message_by_uuid(report.message_uuid)
-        claimed = history_only = False
-        if message is None:
-            # Serialise with `status_events_attach` for this uuid, so a report parked while the
-            # send's response is being stored cannot be missed by both sides.
-            uuid_lock(report.message_uuid)
-            message = _message_by_uuid(report.message_uuid)
-            if message is None and report.ref is not None:
-                message, claimed = _message_for_ref(ref=report.ref, uuid=report.message_uuid)
-                history_only = message is not None and not claimed
-
-        event = _status_event_store(report, message=None if claimed else message, received_at=received_at)
-        if event is None:
-            return StatusReportOutcome(event=None, message_id=message.pk if message else None, changed=False)
-        if message is None:
-            logger.info("parked %s report for unknown message %s (ref=%s)", report.status, report.message_uuid, report.ref)
-            return StatusReportOutcome(event=event, message_id=None, changed=False)
-        if history_only:
-            return StatusReportOutcome(event=event, message_id=message.pk, changed=False)
-        if claimed:
-            # Our report and any that arrived before it without a ref, applied together.
-            changed = status_events_attach(message=message)
-            return StatusReportOutcome(event=event, message_id=message.pk, changed=changed)
-
-        change = _status_event_apply(message=message, event=event)
-        if change.visible:
-            _status_change_publish(message=message, status_moved=change.status_moved)
-        return StatusReportOutcome(event=event, message_id=message.pk, changed=change.visible)
-
-
-def status_events_attach(*, message: Message) -> bool:
-    """Apply the parked delivery reports for `message.plivo_message_uuid`, if any.
-
-    Safe to call at any time and more than once (a report is attached once); call it right
-    after a send's uuid is stored. Returns whether the message visibly changed.
-    """
-    uuid = message.plivo_message_uuid
-    if not uuid:
-        return False
-    with transaction.atomic():
-        uuid_lock(uuid)
-        parked = list(
-            MessageStatusEvent.objects.select_for_update().filter(message__isnull=True, plivo_message_uuid=uuid)
-        )
-        if not parked:
-            return False
-        MessageStatusEvent.objects.filter(pk__in=[event.pk for event in parked], message__isnull=True).update(message=message)
-        message = message_with_event_relations(pk=message.pk)
-        visible = status_moved = False
-        for event in sorted(parked, key=_report_order):
-            change = _status_event_apply(message=message, event=event)
-            visible |= change.visible
-            status_moved |= change.status_moved
-        if visible:
-            _status_change_publish(message=message, status_moved=status_moved)
-        return visible
-
-
-def _report_order(event: MessageStatusEvent):
-    status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)
-    return (STATUS_RANK.get(status, -1), -1 if event.sequence is None else event.sequence, event.received_at, event.pk)
-
-
-def _message_by_uuid(uuid: str) -> Message | None:
-    return message_with_event_relations(plivo_uuid=uuid)
-
-
-def uuid_lock(uuid: str) -> None:
-    """A transaction-scoped lock on one Plivo uuid (SQLite already serialises writers).
-
-    Lock order: this lock first, then the message row. Whoever stores a send's uuid takes it
-    before updating the message, or a report being parked for that uuid deadlocks with it."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARKED_REPORT_LOCK_NAMESPACE, uuid])
-
-
-def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
-    """(message, claimed) for a report naming our outbound message `ref` but an unknown uuid.
-
-    claimed: the send's response was not stored yet, so the message now gets `uuid`.
-    Not claimed: the report belongs to an earlier send of a message that was retried (or
-    names a ref sent under another uuid); it is kept in that message's history only.
-    """
-    message = message_with_event_relations(pk=ref)
-    if message is None or message.direction != Message.Direction.OUTBOUND:
-        logger.warning("report for %s names ref %s, which is not one of our sends", uuid, ref)
-        return None, False
-    earlier_send = MessageStatusEvent.objects.filter(message=message, plivo_message_uuid=uuid).exists()
-    if message.plivo_message_uuid is None and not earlier_send:
-        try:
-            with transaction.atomic():
-                Message.objects.filter(pk=message.pk, plivo_message_uuid__isnull=True).update(plivo_message_uuid=uuid)
-        except IntegrityError:  # the uuid belongs to another message: trust the uuid, not the ref
-            logger.warning("report for %s names ref %s, but another message has that uuid", uuid, ref)
-            return None, False
-        message.refresh_from_db(fields=["plivo_message_uuid"])
-        if message.plivo_message_uuid == uuid:
-            return message, True
-    logger.info("report for %s kept in the history of message %s, now sent as %s", uuid, ref, message.plivo_message_uuid)
-    return message, False
-
-
-def _status_event_store(report, *, message: Message | None, received_at=None) -> MessageStatusEvent | None:
-    """The stored report, or None when Plivo retried one we already have."""
-    event = MessageStatusEvent(
-        received_at=received_at or timezone.now(),
-        message=message,
-        plivo_message_uuid=report.message_uuid,
-        status=report.status,
-        sequence=report.sequence,
-        error_code=report.error_code,
-        raw_payload=report.raw,
-        dedupe_key=MessageStatusEvent.make_dedupe_key(report.message_uuid, report.status, report.sequence),
-    )
-    return event if insert_row(event, unless_conflict_on="(dedupe_key)") else None
-
-
-@dataclass(frozen=True)
-class _Change:
-    status_moved: bool = False
-    visible: bool = False
-
-
-def _status_event_apply(*, message: Message, event: MessageStatusEvent) -> _Change:
-    """Apply one stored report to its message (refreshed in place). The caller publishes."""
-    if message.direction != Message.Direction.OUTBOUND:
-        return _Change()
-    now = db_datetime(timezone.now())
-    new_status = REPORT_STATUS_TO_MESSAGE_STATUS.get(event.status)
-    timestamp_field = STATUS_TIMESTAMP_FIELD.get(new_status)
-    is_failure = new_status in FINAL_FAILURE_STATUSES
-    # Only a guess can be overturned: "may not have been sent" after no answer from Plivo.
-    unconfirmed_failure, unconfirmed_failure_params = "(status = %s AND error_code = %s)", [MessageStatus.FAILED.value, UNCONFIRMED_ERROR_CODE]
-
-    moved = None
-    if new_status is not None:
-        # status_sequence is the Sequence of the report that set the current status (or NULL).
-        assignments = ["status = %s", "status_sequence = %s", "unconfirmed_since = NULL", "updated_at = %s"]
-        params = [new_status.value, event.sequence, now]
-        if timestamp_field:
-            assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(db_datetime(event.received_at))
-        if is_failure:
-            assignments += ["error_code = %s", "error_message = %s"]
-            params += [event.error_code, explain_error_code(event.error_code)]
-        else:
-            assignments += ["error_code = ''", "error_message = ''", f"failed_at = CASE WHEN {unconfirmed_failure} THEN NULL ELSE failed_at END"]
-            params += unconfirmed_failure_params
-        # Forward only, decided in the UPDATE itself so concurrent reports cannot regress it.
-        forward = f"id = %s AND (status_rank < %s OR {unconfirmed_failure})"
-        params += [message.pk, STATUS_RANK[new_status], *unconfirmed_failure_params]
-        if event.sequence is not None:
-            forward += " AND (status_sequence IS NULL OR status_sequence <= %s)"
-            params.append(event.sequence)
-        moved = update_returning(Message, assignments=", ".join(assignments), where=forward, params=params)
-
-    touched = None
-    if moved:
-        execute(f"UPDATE {table(MessageStatusEvent)} SET applied = %s WHERE id = %s", [True, event.pk])
-    else:
-        # A late report does not change the status, but it still proves Plivo has the message
-        # and tells when that step happened.
-        unconfirmed_note = "(error_code = %s AND status_rank < %s)"
-        note_params = [UNCONFIRMED_ERROR_CODE, STATUS_RANK[MessageStatus.FAILED]]
-        assignments = [
-            "unconfirmed_since = NULL",
-            "updated_at = %s",
-            f"error_code = CASE WHEN {unconfirmed_note} THEN '' ELSE error_code END",
-            f"error_message = CASE WHEN {unconfirmed_note} THEN '' ELSE error_message END",
-        ]
-        params = [now, *note_params, *note_params]
-        stale = f"unconfirmed_since IS NOT NULL OR {unconfirmed_note}"
-        stale_params = list(note_params)
-        if timestamp_field:
-            assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(db_datetime(event.received_at))
-            stale += f" OR {timestamp_field} IS NULL"
-        touched = update_returning(
-            Message, assignments=", ".join(assignments), where=f"id = %s AND ({stale})", params=[*params, message.pk, *stale_params]
-        )
-
-    settled = OutboundJob.State.FAILED if is_failure else OutboundJob.State.ACCEPTED
-    execute(
-        f"UPDATE {table(OutboundJob)} SET state = %s, updated_at = %s, last_error = %s WHERE message_id = %s AND state = %s",
-        [settled.value, now, explain_error_code(event.error_code) if is_failure else "", message.pk, OutboundJob.State.UNCONFIRMED.value],
-    )
-    if moved or touched:
-        copy_columns(source=moved or touched, target=message)
-    if is_failure and event.error_code == OPTED_OUT_ERROR_CODE:
-        contact_opt_out(
-            contact=message.conversation.contact,
-            channel=message.conversation.channel,
-            reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: the recipient opted out (STOP)",
-        )
-    return _Change(status_moved=bool(moved), visible=bool(moved or touched))
-
-
-def _status_change_publish(*, message: Message, status_moved: bool) -> None:
-    """Announce a message whose status or timestamps changed (loaded by
-    `message_with_event_relations`, refreshed by `_status_event_apply`)."""
-    conversation = message.conversation
-    if status_moved and conversation.last_message_id == message.pk:
-        # The inbox list shows the last message's status: its conversation changed too.
-        conversation.last_message = message
-        events.message_updated(message, conversation=conversation)
-    else:
-        events.message_updated(message)

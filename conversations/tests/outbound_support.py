@@ -1,8 +1,6 @@
 """Helpers for the outbound tests: run a worker until the queue is idle, build conversations."""
 
-import socket
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -31,21 +29,6 @@ def drain(max_seconds: float = 10.0) -> OutboundWorker:
         timer.cancel()
     assert not timed_out.is_set(), "the outbound queue did not drain in time"
     return worker
-
-
-def wait_for(condition, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def open_conversation(channel="whatsapp", phone=None, **kwargs):

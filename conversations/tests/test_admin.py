@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from conversations.models import MessageTemplate
+from conversations.models import MessageStatusEvent, MessageTemplate, SendAttempt
 from conversations.tests.factories import ContactFactory, MessageFactory, MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +60,15 @@ def test_messages_are_read_only_history(client, staff):
     message.refresh_from_db()
     assert message.text == "original words"
     assert client.get(reverse("admin:conversations_message_add")).status_code == 403
+
+
+def test_messages_and_their_history_show_read_only_on_their_parents_page(client, staff):
+    message = MessageFactory(text="inline words", direction="outbound", status="sent")
+    SendAttempt.objects.create(message=message, number=1, outcome="accepted", detail="accepted as 5e0a")
+    MessageStatusEvent.objects.create(message=message, plivo_message_uuid="5e0a", status="delivered", dedupe_key="5e0a:delivered:")
+    client.force_login(staff)
+    page = client.get(reverse("admin:conversations_conversation_change", args=[message.conversation_id])).content.decode()
+    assert "inline words" in page and 'name="messages-0-text"' not in page
+    page = client.get(reverse("admin:conversations_message_change", args=[message.pk])).content.decode()
+    assert "accepted as 5e0a" in page and 'name="send_attempts-0-detail"' not in page
+    assert 'name="status_events-0-status"' not in page and 'name="status_events-TOTAL_FORMS" value="1"' in page

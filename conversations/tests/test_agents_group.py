@@ -10,7 +10,7 @@ from conversations.permissions import AGENTS_GROUP
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("conversations.migrations.0004_agents_group")
+migration = importlib.import_module("conversations.migrations.0006_agents_group")
 
 
 def test_migrations_create_the_agents_group():

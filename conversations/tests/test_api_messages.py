@@ -20,8 +20,8 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     open_conversation,
     reload,
 )
-from webhooks.services import receipts_apply_all
 from webhooks.signing import sign_v3
+from webhooks.tests.support import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
 
@@ -309,7 +309,7 @@ def test_unconfirmed_flag_is_visible_in_the_api(agent_client, fake_plivo, settin
     assert body["unconfirmed"] is True and body["status"] == "queued"
     assert body["send_attempts"][0]["outcome"] == "ambiguous"
     assert OutboundJob.objects.get().state == "unconfirmed"
-    from conversations.tests.outbound_support import wait_for
+    from conversations.tests.support import wait_for
 
     assert wait_for(lambda: fake_plivo.accepted)
     assert timezone.now() - timedelta(minutes=1) < Message.objects.get().unconfirmed_since

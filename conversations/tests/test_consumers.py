@@ -12,6 +12,7 @@ from conversations import events
 from conversations.consumers import CLOSE_SESSION_REVOKED
 from conversations.permissions import AGENTS_GROUP
 from conversations.tests.factories import ConversationFactory, MessageFactory
+from conversations.tests.support import broadcast
 from messaging_site.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -85,11 +86,11 @@ async def test_agent_receives_events_after_commit_with_their_cursor(agent):
 
     def publish():
         message = MessageFactory(conversation=ConversationFactory(), text="Where is my parcel?")
-        return events.message_created(message)
+        return broadcast(events.message_created_event(message))
 
     event = await sync_to_async(publish)()
     received = await communicator.receive_json_from(timeout=3)
-    assert received == {"cursor": event.id, "type": "message.created", "payload": event.payload}
+    assert received == {"cursor": event.id, "type": "message.created", "payload": event.data}
     assert received["payload"]["message"]["text"] == "Where is my parcel?"
     await communicator.disconnect()
 
@@ -97,7 +98,7 @@ async def test_agent_receives_events_after_commit_with_their_cursor(agent):
 async def test_every_agent_socket_gets_every_event(agent, other_agent):
     first, _ = await open_socket(await sync_to_async(session_cookie_for)(agent))
     second, _ = await open_socket(await sync_to_async(session_cookie_for)(other_agent))
-    event = await sync_to_async(lambda: events.conversation_updated(ConversationFactory()))()
+    event = await sync_to_async(lambda: broadcast(events.conversation_updated_event(ConversationFactory())))()
     assert (await first.receive_json_from(timeout=3))["cursor"] == event.id
     assert (await second.receive_json_from(timeout=3))["cursor"] == event.id
     await first.disconnect()

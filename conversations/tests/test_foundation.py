@@ -16,6 +16,7 @@ from conversations import events
 from conversations.apps import check_plivo_settings
 from conversations.models import Contact, Conversation, InboxEvent, MessageTemplate
 from conversations.tests.factories import ConversationFactory
+from conversations.tests.support import broadcast
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,8 +111,8 @@ class TestEventLog:
         from django.db import transaction
 
         with transaction.atomic():
-            first = events.conversation_updated(conversation)
-            second = events.conversation_updated(conversation)
+            first = broadcast(events.conversation_updated_event(conversation))
+            second = broadcast(events.conversation_updated_event(conversation))
             assert receive_or_none(layer, channel) is None
         received = [async_to_sync(layer.receive)(channel) for _ in range(2)]
         assert second.id > first.id
@@ -124,7 +125,7 @@ class TestEventLog:
 
         conversation = ConversationFactory()
         with pytest.raises(RuntimeError), transaction.atomic():
-            events.conversation_updated(conversation)
+            broadcast(events.conversation_updated_event(conversation))
             raise RuntimeError
         assert not InboxEvent.objects.exists()
 

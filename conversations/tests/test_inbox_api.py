@@ -9,6 +9,7 @@ from conversations import events
 from conversations.models import Conversation, InboxEvent, Message
 from conversations.services.conversations import conversation_record_message
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
+from conversations.tests.support import broadcast
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +161,7 @@ class TestConversationUpdate:
         assert agent_client.patch(self.url(conversation), {"status": "open"}, format="json").json()["status"] == "open"
         events_written = InboxEvent.objects.filter(id__gt=0).order_by("id")[before:]
         assert [e.type for e in events_written] == ["conversation.updated", "conversation.updated"]
-        assert [e.payload["conversation"]["status"] for e in events_written] == ["resolved", "open"]
+        assert [e.data["conversation"]["status"] for e in events_written] == ["resolved", "open"]
 
     def test_agent_takes_unassigned_and_hands_own_to_a_colleague(self, agent_client, agent, other_agent):
         conversation = conversation_at(1)
@@ -260,7 +261,7 @@ class TestThreadMessages:
 
     def test_every_kind_keeps_its_structured_payload(self, agent_client):
         conversation = conversation_at(1)
-        MessageFactory(conversation=conversation, kind="location", text="", payload={"location": {"latitude": "52.5", "longitude": "13.4", "name": "Shop", "address": "Main St 1"}})
+        MessageFactory(conversation=conversation, kind="location", text="", structured={"location": {"latitude": "52.5", "longitude": "13.4", "name": "Shop", "address": "Main St 1"}})
         MessageFactory(conversation=conversation, kind="media", media=[{"url": "https://cdn.example/p.jpg", "content_type": "image/jpeg"}])
         rows = agent_client.get(f"{LIST_URL}{conversation.pk}/messages/").json()["results"]
         assert rows[0]["payload"]["location"]["name"] == "Shop"
@@ -297,7 +298,7 @@ class TestContacts:
         assert response.status_code == 200
         assert response.json()["display_name"] == payload
         event = InboxEvent.objects.latest("id")
-        assert event.type == "contact.updated" and event.payload["contact"]["display_name"] == payload
+        assert event.type == "contact.updated" and event.data["contact"]["display_name"] == payload
 
     def test_too_long_name_is_refused(self, agent_client):
         contact = ContactFactory(display_name="Old")
@@ -314,29 +315,29 @@ class TestContacts:
 class TestEventReplay:
     def test_without_after_returns_the_head(self, agent_client):
         conversation = conversation_at(1)
-        head = events.conversation_updated(conversation).id
+        head = broadcast(events.conversation_updated_event(conversation)).id
         assert agent_client.get("/api/v1/events/").json() == {"events": [], "last_cursor": head, "reset": False}
 
     def test_replays_events_after_cursor_in_order(self, agent_client):
         conversation = conversation_at(1)
-        first = events.conversation_updated(conversation)
-        second = events.message_created(MessageFactory(conversation=conversation))
-        third = events.conversation_updated(conversation)
+        first = broadcast(events.conversation_updated_event(conversation))
+        second = broadcast(events.message_created_event(MessageFactory(conversation=conversation)))
+        third = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
         assert [e["cursor"] for e in body["events"]] == [second.id, third.id]
         assert body["events"][0]["type"] == "message.created"
-        assert body["events"][0]["payload"]["message"]["id"] == second.payload["message"]["id"]
+        assert body["events"][0]["payload"]["message"]["id"] == second.data["message"]["id"]
         assert body["last_cursor"] == third.id and body["reset"] is False
 
     def test_too_large_a_gap_tells_the_page_to_reload(self, agent_client):
         conversation = conversation_at(1)
-        cursors = [events.conversation_updated(conversation).id for _ in range(6)]
+        cursors = [broadcast(events.conversation_updated_event(conversation)).id for _ in range(6)]
         body = agent_client.get("/api/v1/events/", {"after": cursors[0], "limit": 3}).json()
         assert body == {"events": [], "last_cursor": cursors[-1], "reset": True}
 
     def test_cursor_from_the_future_resets(self, agent_client):
         conversation = conversation_at(1)
-        head = events.conversation_updated(conversation).id
+        head = broadcast(events.conversation_updated_event(conversation)).id
         body = agent_client.get("/api/v1/events/", {"after": head + 1000}).json()
         assert body["reset"] is True and body["last_cursor"] == head
 
@@ -347,7 +348,7 @@ class TestEventPruning:
 
     def test_prune_deletes_only_events_past_retention_and_keeps_the_newest(self):
         conversation = conversation_at(1)
-        old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        old, recent = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
         self.age(old, 8)
         assert events.inbox_events_prune(older_than=timedelta(days=7)) == 1
         assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]
@@ -357,7 +358,7 @@ class TestEventPruning:
 
     def test_a_page_whose_cursor_was_pruned_reloads_instead_of_missing_events(self, agent_client):
         conversation = conversation_at(1)
-        logged = [events.conversation_updated(conversation) for _ in range(4)]
+        logged = [broadcast(events.conversation_updated_event(conversation)) for _ in range(4)]
         for event in logged[:3]:
             self.age(event, 8)
         events.inbox_events_prune(older_than=timedelta(days=7), batch=2)
@@ -368,17 +369,17 @@ class TestEventPruning:
         # The page asks with some overlap below its cursor, which can reach below the oldest
         # event without anything having been pruned (a fresh log, or rows never committed).
         conversation = conversation_at(1)
-        first, second = events.conversation_updated(conversation), events.conversation_updated(conversation)
+        first, second = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
         body = agent_client.get("/api/v1/events/", {"after": max(0, first.id - 20)}).json()
         assert body["reset"] is False
         assert [event["cursor"] for event in body["events"]][-2:] == [first.id, second.id]
 
     def test_a_page_past_the_cut_keeps_catching_up_after_a_prune(self, agent_client):
         conversation = conversation_at(1)
-        logged = [events.conversation_updated(conversation) for _ in range(3)]
+        logged = [broadcast(events.conversation_updated_event(conversation)) for _ in range(3)]
         self.age(logged[0], 8)
         events.inbox_events_prune(older_than=timedelta(days=7))
-        later = events.conversation_updated(conversation)
+        later = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": logged[1].id}).json()
         assert body["reset"] is False and [event["cursor"] for event in body["events"]] == [logged[2].id, later.id]
 
@@ -386,11 +387,11 @@ class TestEventPruning:
         from django.db import transaction
 
         conversation = conversation_at(1)
-        first = events.conversation_updated(conversation)
+        first = broadcast(events.conversation_updated_event(conversation))
         with pytest.raises(RuntimeError), transaction.atomic():
-            events.conversation_updated(conversation)
+            broadcast(events.conversation_updated_event(conversation))
             raise RuntimeError("the change fails after its event was written")
-        last = events.conversation_updated(conversation)
+        last = broadcast(events.conversation_updated_event(conversation))
         body = agent_client.get("/api/v1/events/", {"after": first.id}).json()
         assert [event["cursor"] for event in body["events"]] == [last.id] and body["reset"] is False
 
@@ -414,14 +415,14 @@ class TestSearchRoutes:
 
     @pytest.fixture(autouse=True)
     def many_matches(self, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_FEW", 0)  # any match counts as "too many to list"
+        monkeypatch.setattr(search, "SEARCH_FEW", 0)  # any match counts as "too many to list"
 
     def test_rare_match_far_down_the_list_is_found(self, agent_client, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 5)  # 12 newer conversations: both windows miss
+        monkeypatch.setattr(search, "SEARCH_WINDOW", 5)  # 12 newer conversations: both windows miss
         old = conversation_at(500, contact=ContactFactory(display_name="Old Timer", phone="+14155550955"))
         MessageFactory(conversation=old, text="my warranty claim")
         for minutes in range(12):
@@ -429,9 +430,9 @@ class TestSearchRoutes:
         assert ids(agent_client.get(LIST_URL, {"q": "warranty"})) == [old.pk]
 
     def test_common_match_pages_in_order_without_repeats(self, agent_client, monkeypatch):
-        from conversations import selectors
+        from conversations.selectors import search
 
-        monkeypatch.setattr(selectors, "SEARCH_WINDOW", 4)
+        monkeypatch.setattr(search, "SEARCH_WINDOW", 4)
         made = []
         for minutes in range(11):
             conversation = conversation_at(minutes)

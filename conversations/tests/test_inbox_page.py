@@ -10,6 +10,7 @@ from django.conf import settings
 
 from conversations import events
 from conversations.tests.factories import ConversationFactory, UserFactory
+from conversations.tests.support import broadcast
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_signed_in_non_agent_gets_403_that_explains(client, outsider):
 
 
 def test_agent_gets_the_page_with_its_starting_cursor(client, agent):
-    head = events.conversation_updated(ConversationFactory()).id
+    head = broadcast(events.conversation_updated_event(ConversationFactory())).id
     client.force_login(agent)
     response = client.get("/inbox/")
     assert response.status_code == 200

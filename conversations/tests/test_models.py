@@ -140,7 +140,7 @@ class TestMessageWireShape:
         question = MessageFactory(conversation=conversation, text="which size?")
         answer = MessageFactory(
             conversation=conversation, direction="outbound", status="failed", sent_by=agent, reply_to=question,
-            media=[{"url": "https://example.com/a.jpg", "content_type": "image/jpeg"}], payload={"button": {"text": "M"}},
+            media=[{"url": "https://example.com/a.jpg", "content_type": "image/jpeg"}], structured={"button": {"text": "M"}},
             error_code="unconfirmed", error_message="may not have been sent", unconfirmed_since=timezone.now(),
             plivo_message_uuid="uuid-wire-shape", idempotency_key="key-1", sent_at=timezone.now(), failed_at=timezone.now(),
         )

@@ -1,9 +1,9 @@
 """What happens when Plivo fails: retried, failed at once, or left unconfirmed (never resent blindly)."""
 
-import socket
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from conversations.models import InboxEvent, MessageStatus, OutboundJob, SendAttempt
@@ -16,6 +16,7 @@ from conversations.outbound import (
     retry_delay_seconds,
 )
 from conversations.services.contacts import contact_opt_out
+from conversations.tests.factories import MessageFactory
 from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     attempts,
     drain,
@@ -23,9 +24,11 @@ from conversations.tests.outbound_support import (  # noqa: F401 (fixture)
     open_conversation,
     reload,
     sends_for,
-    wait_for,
 )
-from webhooks.services import receipts_apply_all
+from conversations.tests.live_server import free_port
+from conversations.tests.support import broadcast, wait_for
+from messaging_site.errors import ApplicationError
+from webhooks.tests.support import receipts_apply_all
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +41,6 @@ def conversation():
 def queue_text(conversation, text="Your order has shipped"):
     message, _ = message_send(conversation=conversation, kind="text", text=text)
     return message
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
@@ -75,7 +72,7 @@ def test_agent_sees_the_retry_while_it_waits(fake_plivo, conversation):
     assert before + timedelta(seconds=20) <= job.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert (job.state, job.lease_expires_at) == ("pending", None)
     updated = InboxEvent.objects.filter(type="message.updated").last()
-    assert updated.payload["message"]["error_message"] == message.error_message
+    assert updated.data["message"]["error_message"] == message.error_message
     # Not due yet: a worker does not pick it up early.
     assert outbound_job_process(message_id=message.pk) is None
     assert len(fake_plivo.sends()) == 1
@@ -139,7 +136,7 @@ def test_other_refusals_fail_at_once(fake_plivo, fast_retries, conversation, sta
 
 def test_connection_refused_is_retried_and_sent_when_plivo_is_back(fake_plivo, settings, conversation):
     reachable = settings.PLIVO_API_BASE_URL
-    settings.PLIVO_API_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.PLIVO_API_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     message = queue_text(conversation)
     assert outbound_job_process(message_id=message.pk) == "transient"
     [attempt] = attempts(message)
@@ -171,7 +168,8 @@ def test_timeout_leaves_message_unconfirmed_never_resent_then_failed(fake_plivo,
     assert len(fake_plivo.sends()) == 1
 
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)
-    assert outbound_sweep(now=later)["timed_out"] == 1
+    with time_machine.travel(later):
+        assert outbound_sweep()["timed_out"] == 1
     message = reload(message)
     assert message.status == MessageStatus.FAILED
     assert message.unconfirmed_since is None
@@ -186,7 +184,8 @@ def test_unconfirmed_message_is_not_failed_before_its_time(fake_plivo, settings,
     message = queue_text(conversation)
     outbound_job_process(message_id=message.pk)
     almost = timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS - 5)
-    assert outbound_sweep(now=almost)["timed_out"] == 0
+    with time_machine.travel(almost):
+        assert outbound_sweep()["timed_out"] == 0
     assert reload(message).status == MessageStatus.QUEUED
     assert wait_for(lambda: fake_plivo.accepted)  # the slow answer must not leak into the next test
 
@@ -200,7 +199,8 @@ def test_agent_retry_of_an_unconfirmed_failure_really_sends_again(fake_plivo, se
     OutboundJob.objects.filter(message=message).update(next_attempt_at=timezone.now())
     outbound_job_process(message_id=message.pk)  # timeout: unconfirmed
     assert wait_for(lambda: fake_plivo.accepted)
-    outbound_sweep(now=timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1))
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)):
+        outbound_sweep()
     assert reload(message).status == MessageStatus.FAILED
 
     retried = message_retry(message=message, requested_by=agent)
@@ -226,10 +226,9 @@ def test_agent_retry_gets_a_fresh_round_of_attempts(fake_plivo, fast_retries, co
 
 
 def test_only_failed_messages_can_be_retried(fake_plivo, conversation, agent):
-    from conversations.outbound import RetryNotAllowed
 
     message = queue_text(conversation)
-    with pytest.raises(RetryNotAllowed, match="Only failed messages"):
+    with pytest.raises(ApplicationError, match="Only failed messages"):
         message_retry(message=message, requested_by=agent)
     assert not fake_plivo.sends()
 
@@ -242,6 +241,22 @@ def test_opt_out_while_queued_stops_the_send(fake_plivo, conversation):
     assert not fake_plivo.sends()
     assert message.status == MessageStatus.FAILED
     assert "opted out" in message.error_message
+    assert message.error_code == "parley_refused"  # Parley refused it, not Plivo
+
+
+def test_messages_stored_as_refused_by_plivo_that_parley_refused_get_the_honest_code(conversation):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("conversations.migrations.0005_parley_refused_error_code")
+    reason = "Not sent: the customer opted out while the message was waiting to be sent."
+    refused = MessageFactory(conversation=conversation, direction="outbound", status="failed",
+                             error_code="plivo_refused", error_message=reason)
+    by_plivo = MessageFactory(conversation=conversation, direction="outbound", status="failed", error_code="http_400")
+    migration.rename_code(apps, None)
+    assert (reload(refused).error_code, reload(refused).error_message) == ("parley_refused", reason)
+    assert reload(by_plivo).error_code == "http_400"
 
 
 def test_window_closing_while_queued_stops_a_free_form_send(fake_plivo, conversation):
@@ -258,8 +273,9 @@ def test_worker_that_died_before_its_request_is_replaced_and_sends_once(fake_pli
     # Its task is gone with it; the job's lease is what brings the message back.
     assert outbound_sweep()["released"] == 0  # lease still valid
     after_lease = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=after_lease)["released"] == 1
-    drain()
+    with time_machine.travel(after_lease):
+        assert outbound_sweep()["released"] == 1
+        drain()
     message = reload(message)
     assert message.status == MessageStatus.SENDING
     assert len(fake_plivo.sends()) == 1
@@ -271,8 +287,9 @@ def test_worker_that_died_during_its_request_leaves_it_unconfirmed(fake_plivo, s
     job = outbound_job_claim(message_id=message.pk, worker_id="dead-worker")
     SendAttempt.objects.create(message=message, number=job.attempts)  # then the process was killed
     after_lease = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=after_lease)["unconfirmed"] == 1
-    drain()
+    with time_machine.travel(after_lease):
+        assert outbound_sweep()["unconfirmed"] == 1
+        drain()
     message = reload(message)
     assert not fake_plivo.sends()
     assert message.outbound_job.state == "unconfirmed" and message.unconfirmed_since is not None
@@ -287,8 +304,9 @@ def test_pending_job_whose_task_was_lost_gets_a_new_one(fake_plivo, settings, co
     DBTaskResult.objects.all().delete()
     assert outbound_sweep()["requeued"] == 0
     later = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    assert outbound_sweep(now=later)["requeued"] == 1
-    drain()
+    with time_machine.travel(later):
+        assert outbound_sweep()["requeued"] == 1
+        drain()
     assert reload(message).status == MessageStatus.SENDING and len(fake_plivo.sends()) == 1
 
 
@@ -308,7 +326,8 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
     assert message.status == MessageStatus.DELIVERED
     assert message.plivo_message_uuid == accepted.uuid
     assert message.unconfirmed_since is None and message.error_message == ""
-    outbound_sweep(now=timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1))
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS + 1)):
+        outbound_sweep()
     assert reload(message).status == MessageStatus.DELIVERED  # never failed later
     assert message.outbound_job.state == "accepted"
     assert len(fake_plivo.sends()) == 1
@@ -316,11 +335,12 @@ def test_report_after_a_timeout_confirms_the_unconfirmed_send(fake_plivo, settin
 
 def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conversation):
     message, _ = message_send(conversation=conversation, kind="location", location={"latitude": "1", "longitude": "2", "name": "Shop", "address": "Main St 1"})
-    type(message).objects.filter(pk=message.pk).update(payload={"location": {"lat": "1"}})
+    type(message).objects.filter(pk=message.pk).update(structured={"location": {"lat": "1"}})
     drain()
     message = reload(message)
     assert not fake_plivo.sends()
     assert message.status == MessageStatus.FAILED and "damaged" in message.error_message
+    assert message.error_code == "parley_refused"
     assert attempts(message)[0].outcome == "permanent_error"
 
 
@@ -351,7 +371,7 @@ def test_the_worker_prunes_inbox_events_past_retention(settings):
 
     settings.INBOX_EVENT_RETENTION_DAYS = 7
     conversation = ConversationFactory()
-    old, recent = events.conversation_updated(conversation), events.conversation_updated(conversation)
+    old, recent = [broadcast(events.conversation_updated_event(conversation)) for _ in range(2)]
     InboxEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
     drain()
     assert list(InboxEvent.objects.values_list("id", flat=True)) == [recent.id]

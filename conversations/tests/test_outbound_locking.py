@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from conversations.models import Message, OutboundJob, SendAttempt
 from conversations.outbound import SendOutcome, _outcome_record
-from conversations.services.inbound import uuid_lock
+from conversations.services.delivery_reports import uuid_lock
 from conversations.tests.outbound_support import open_conversation
 
 UUID = "5b40a428-bfc7-4daf-9d06-726c558bf3b8"

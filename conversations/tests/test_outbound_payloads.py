@@ -74,7 +74,7 @@ def test_template_with_text_header_body_and_url_button_wire_payload(fake_plivo):
             {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "A17"}]},
         ],
     }
-    assert message.payload["template"] == expected_template
+    assert message.structured["template"] == expected_template
     assert sent_body(fake_plivo, message) == {**base(message), "template": expected_template}
 
 

@@ -10,25 +10,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connections
 from django_tasks_db.models import DBTaskResult
 
 from conversations.models import Message, MessageStatus, OutboundJob, SendAttempt
 from conversations.outbound import message_send, send_outbound_job
 from conversations.tests.factories import ContactFactory, ConversationFactory, UserFactory
-from conversations.tests.outbound_support import open_conversation, reload, wait_for
+from conversations.tests.live_server import LiveServer, database_url_for_current_connection
+from conversations.tests.outbound_support import open_conversation, reload
+from conversations.tests.support import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE_DIR = Path(django_settings.BASE_DIR)
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Worker:
@@ -39,7 +33,7 @@ class Worker:
         self.log = open(self.log_path, "w")
         environment = {
             **os.environ,
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": database_url_for_current_connection(),
             "DEBUG": "true",
             "OUTBOUND_WORKER_EMBEDDED": "false",
             "PLIVO_API_BASE_URL": settings.PLIVO_API_BASE_URL,
@@ -182,22 +176,11 @@ def test_concurrent_requests_with_one_idempotency_key_store_one_message(agent):
 
 def test_embedded_worker_in_the_web_process_sends_queued_messages(fake_plivo, tmp_path, settings):
     """`make run`: daphne serving messaging_site.asgi also drains the queue (no worker process)."""
-    from conversations.tests.outbound_support import free_port
-
-    port = free_port()
-    log = open(tmp_path / "daphne.log", "w")
-    environment = {
-        **os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", "OUTBOUND_WORKER_EMBEDDED": "true",
-        "PLIVO_API_BASE_URL": settings.PLIVO_API_BASE_URL, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    server = subprocess.Popen([str(BASE_DIR / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                               "messaging_site.asgi:application"], cwd=BASE_DIR, env=environment, stdout=log,
-                              stderr=subprocess.STDOUT)
+    server = LiveServer(database_url=database_url_for_current_connection(), log_path=tmp_path / "daphne.log",
+                        extra_env={"OUTBOUND_WORKER_EMBEDDED": "true", "PLIVO_API_BASE_URL": settings.PLIVO_API_BASE_URL})
     try:
         message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
-        assert wait_for(lambda: reload(message).status == MessageStatus.SENDING, timeout=60), (tmp_path / "daphne.log").read_text()
-        assert fake_plivo.accepted[0].body["url"] == f"http://127.0.0.1:{port}/webhooks/plivo/status/?ref={message.pk}"
+        assert wait_for(lambda: reload(message).status == MessageStatus.SENDING, timeout=60), server.log_path.read_text()
+        assert fake_plivo.accepted[0].body["url"] == f"{server.url}/webhooks/plivo/status/?ref={message.pk}"
     finally:
-        server.terminate()
-        server.wait(20)
-        log.close()
+        server.stop()

@@ -10,24 +10,17 @@ import re
 import time
 
 import pytest
-from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 
 import requests
 
 from conversations.models import Contact, Message, OutboundJob, SendAttempt
-from conversations.tests.live_server import LiveServer, database_url_for_current_connection
+from conversations.tests.browser import Pages, module_server
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WATCH_SCRIPT = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective));
-window.__xss = 0;
-"""
 # Every status an outbound message shows in the inbox, in the order it showed them.
 RECORD_STATUSES = """
 window.__statuses = {};
@@ -43,9 +36,7 @@ new MutationObserver(() => {
 @pytest.fixture(scope="module")
 def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
     """`make run` in miniature: simulator on, embedded outbound worker, quick delivery reports."""
-    with django_db_blocker.unblock():
-        database_url = database_url_for_current_connection()
-    live = LiveServer(database_url=database_url, log_path=tmp_path_factory.mktemp("daphne") / "daphne.log", extra_env={
+    live = module_server(django_db_blocker, tmp_path_factory, extra_env={
         "PLIVO_SIMULATOR": "true",
         "OUTBOUND_WORKER_EMBEDDED": "true",
         # The first report comes after the worker has stored the send's acceptance: a report
@@ -57,57 +48,21 @@ def server(browser, django_db_setup, django_db_blocker, tmp_path_factory):
     live.stop()
 
 
-class Screens:
+class Screens(Pages):
     """The agent's inbox and the customer's phone, each watched for CSP violations and errors."""
 
-    def __init__(self, browser, server):
-        self.browser, self.server = browser, server
-        self.contexts, self.pages, self.problems = [], [], []
-        self.expected_problems = []  # console lines a test caused on purpose
-
-    def _page(self, context):
-        context.add_init_script(WATCH_SCRIPT)
-        page = context.new_page()
-        page.set_default_timeout(5000)
-        page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
-        self.contexts.append(context)
-        self.pages.append(page)
-        return page
-
     def inbox(self, user, path="/inbox/"):
-        context = self.browser.new_context(viewport={"width": 1200, "height": 800})
-        session = SessionStore()
-        session.update({"_auth_user_id": str(user.pk), "_auth_user_hash": user.get_session_auth_hash(),
-                        "_auth_user_backend": "django.contrib.auth.backends.ModelBackend"})
-        session.create()
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": self.server.url}])
-        context.add_init_script(RECORD_STATUSES)
-        page = self._page(context)
-        page.goto(self.server.url + path)
+        page = self.open(user, path, viewport=(1200, 800), init_scripts=[RECORD_STATUSES])
         expect(page.locator("#connection")).to_have_text("Live")
         return page
 
     def phone(self, number, channel="whatsapp", name=""):
-        page = self._page(self.browser.new_context(viewport={"width": 1000, "height": 800}))
-        page.goto(f"{self.server.url}/simulator/")
+        page = self.open(path="/simulator/", viewport=(1000, 800))
         page.fill("#phone-input", number)
         page.fill("#name-input", name)
         page.check(f"input[name=channel][value={channel}]")
         page.click("#open-form button[type=submit]")
         return page
-
-    def check(self):
-        for page in self.pages:
-            if page.is_closed():
-                continue
-            assert page.evaluate("window.__cspViolations") == [], "CSP violation"
-            assert page.evaluate("window.__xss") == 0, "an injected script ran"
-        assert [p for p in self.problems if not any(e in p for e in self.expected_problems)] == []
-
-    def close(self):
-        for context in self.contexts:
-            context.close()
 
 
 def settle(server, timeout=10.0):
@@ -130,13 +85,11 @@ def settle(server, timeout=10.0):
 
 @pytest.fixture
 def screens(browser, server):
-    opened = Screens(browser, server)
-    yield opened
     try:
-        opened.check()
+        with Screens(browser, server) as opened:
+            yield opened
     finally:
-        opened.close()  # the phones stop looking, so no further read receipts
-        settle(server)
+        settle(server)  # after closing: the phones stop looking, so no further read receipts
 
 
 def customer_says(phone, text):
@@ -239,7 +192,7 @@ def test_button_reply_round_trip(screens, agent):
     expect(reply).to_contain_text("Replacement")
     expect(reply).to_contain_text("Payload: replace")
     message = Message.objects.get(direction="inbound", kind="button_reply")
-    assert message.payload["button"]["id"] == "replace"
+    assert message.structured["button"]["id"] == "replace"
     assert message.reply_to.text == "Would you like a refund or a replacement?"
     # The phone quotes the message the customer answered.
     expect(phone.locator(".bubble--mine").last.locator(".bubble-quote")).to_contain_text("refund or a replacement")

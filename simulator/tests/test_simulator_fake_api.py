@@ -12,8 +12,8 @@ from django.test import Client
 from plivo import exceptions as plivo_exceptions
 
 from conversations.models import MessageStatusEvent
+from conversations.tests.support import wait_for
 
-from simulator.tests.support import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

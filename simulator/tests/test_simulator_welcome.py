@@ -5,17 +5,13 @@ from io import StringIO
 
 from django.core.management import call_command
 
+from conversations.tests.live_server import free_port
+
 
 def welcome(**options) -> str:
     out = StringIO()
     call_command("parley_welcome", stdout=out, **options)
     return out.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_welcome_names_every_place_and_a_demo_customer_phone(settings):

@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from webhooks.services import receipts_apply_all
 from webhooks.signing import sign_v3
+from webhooks.tests.support import receipts_apply_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCOUNT_TOKEN = "test-subaccount-auth-token-7d1e"

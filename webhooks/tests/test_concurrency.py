@@ -7,13 +7,14 @@ from django.db import connection, transaction
 from django.test import Client
 
 from conversations.models import Contact, Conversation, InboxEvent, Message, MessageStatusEvent
-from conversations.services.inbound import message_receive, status_events_attach, status_report_apply
+from conversations.services.delivery_reports import status_events_attach, status_report_apply
+from conversations.services.inbound import message_receive
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 from webhooks.models import WebhookReceipt
 from webhooks.payloads import InboundPayload, StatusReport
-from webhooks.services import receipts_apply_all
 from webhooks.signing import sign_v3
 from webhooks.tests.conftest import ACCOUNT_TOKEN, MESSAGE_PATH, PUBLIC_BASE_URL, STATUS_PATH, load_fixture
+from webhooks.tests.support import receipts_apply_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

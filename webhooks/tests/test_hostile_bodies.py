@@ -149,8 +149,8 @@ class TestNul:
         assert response.status_code == 200
         message = Message.objects.get()
         assert message.text == "Yes please"
-        assert message.payload["button"]["payload"] == "confirm:42"
-        assert message.payload["raw"]["ExtraField"] == ""
+        assert message.structured["button"]["payload"] == "confirm:42"
+        assert message.structured["raw"]["ExtraField"] == ""
         assert Contact.objects.get().display_name == "Dana"
         assert_no_traceback(caplog)
 

@@ -53,7 +53,7 @@ class TestStoring:
 
     def test_unsupported_message_keeps_its_raw_payload(self, webhooks):
         webhooks.inbound("whatsapp_unknown")
-        assert only_message().payload["raw"]["ContentType"] == "unknown"
+        assert only_message().structured["raw"]["ContentType"] == "unknown"
 
     def test_reply_context_links_the_quoted_message_we_know(self, webhooks):
         ours = MessageFactory(direction="outbound", status="delivered", plivo_message_uuid="e5f1a3b2-7c5c-11ee-b962-0242ac120002")
@@ -122,9 +122,9 @@ class TestEvents:
         assert [[e["type"] for e in push["events"]] for push in pushes] == [["message.created"]]
         event = InboxEvent.objects.get()
         assert event.type == "message.created"
-        assert event.payload["message"]["plivo_message_uuid"] == "2d55a8de-7c5b-11ee-a2a4-0242ac110004"
-        assert event.payload["conversation"]["unread_count"] == 1
-        assert event.payload["conversation"]["contact"]["phone"] == "+14155550123"
+        assert event.data["message"]["plivo_message_uuid"] == "2d55a8de-7c5b-11ee-a2a4-0242ac110004"
+        assert event.data["conversation"]["unread_count"] == 1
+        assert event.data["conversation"]["contact"]["phone"] == "+14155550123"
 
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             webhooks.inbound("sms")

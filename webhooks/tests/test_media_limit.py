@@ -26,9 +26,9 @@ def test_ten_thousand_media_fields_store_ten_and_count_the_rest(webhooks):
     message = Message.objects.get()
     assert INBOUND_MEDIA_LIMIT == 10
     assert [item["url"] for item in message.media] == [media_url(number) for number in range(10)]
-    assert message.payload["media_not_shown"] == 9_990
+    assert message.structured["media_not_shown"] == 9_990
     assert message.text == "receipt attached"
-    pushed = InboxEvent.objects.get(type="message.created").payload["message"]
+    pushed = InboxEvent.objects.get(type="message.created").data["message"]
     assert len(pushed["media"]) == 10 and pushed["payload"]["media_not_shown"] == 9_990
 
 
@@ -42,7 +42,7 @@ def test_a_form_mms_over_the_limit_keeps_the_first_ten_in_order(webhooks):
     message = Message.objects.get()
     assert [item["url"] for item in message.media] == [media_url(number) for number in range(1, 11)]
     assert {item["content_type"] for item in message.media} == {"image/png"}
-    assert message.payload == {"media_not_shown": 390}
+    assert message.structured == {"media_not_shown": 390}
 
 
 def test_links_that_are_not_http_are_not_counted_as_hidden_attachments(webhooks):
@@ -50,7 +50,7 @@ def test_links_that_are_not_http_are_not_counted_as_hidden_attachments(webhooks)
     params.update({f"Media{number}": "javascript:alert(1)" for number in range(3, 40)})
     assert webhooks.post(MESSAGE_PATH, params).status_code == 200
     message = Message.objects.get()
-    assert len(message.media) == 2 and "media_not_shown" not in message.payload
+    assert len(message.media) == 2 and "media_not_shown" not in message.structured
 
 
 def test_the_raw_payload_of_an_unsupported_message_drops_the_hidden_attachments(webhooks):
@@ -59,8 +59,8 @@ def test_the_raw_payload_of_an_unsupported_message_drops_the_hidden_attachments(
     params.update({"Media5.ContentType": "image/png", "Media1500.ContentType": "image/png"})
     assert webhooks.post(MESSAGE_PATH, params, encoding="json").status_code == 200
     message = Message.objects.get()
-    assert message.kind == "unsupported" and message.payload["media_not_shown"] == 1_990
-    raw = message.payload["raw"]
+    assert message.kind == "unsupported" and message.structured["media_not_shown"] == 1_990
+    raw = message.structured["raw"]
     assert raw["ContentType"] == "unknown" and raw["Media9"] == media_url(9) and raw["Media5.ContentType"] == "image/png"
     assert "Media10" not in raw and "Media1500.ContentType" not in raw
 
@@ -70,10 +70,10 @@ def test_a_json_media_list_is_capped_too(webhooks):
     params["Media"] = [media_url(number) for number in range(300)]
     assert webhooks.post(MESSAGE_PATH, params, encoding="json").status_code == 200
     message = Message.objects.get()
-    assert len(message.media) == 10 and message.payload["media_not_shown"] == 290
-    assert message.payload["raw"]["Media"] == [media_url(number) for number in range(10)]
+    assert len(message.media) == 10 and message.structured["media_not_shown"] == 290
+    assert message.structured["raw"]["Media"] == [media_url(number) for number in range(10)]
 
 
 def test_an_mms_within_the_limit_carries_no_marker(webhooks):
     webhooks.inbound("mms")
-    assert "media_not_shown" not in Message.objects.get().payload
+    assert "media_not_shown" not in Message.objects.get().structured

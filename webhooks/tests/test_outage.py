@@ -69,7 +69,7 @@ def test_a_row_held_by_a_stuck_transaction_delays_neither_the_answer_nor_the_mes
 
     from conversations.models import Conversation
     from webhooks.models import WebhookReceipt
-    from webhooks.services import receipts_apply_all
+    from webhooks.tests.support import receipts_apply_all
 
     uuid = "9a1b2c3d-0000-4000-8000-00000000beef"
     assert webhooks.inbound("sms").status_code == 200  # the customer's conversation exists

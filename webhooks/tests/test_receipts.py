@@ -13,8 +13,9 @@ from django.utils import timezone
 from conversations.models import Conversation, InboxEvent, Message
 from webhooks import services
 from webhooks.models import WebhookReceipt
-from webhooks.services import receipts_apply, receipts_apply_all, receipts_prune
+from webhooks.services import receipts_apply, receipts_prune
 from webhooks.tests.conftest import MESSAGE_PATH, load_fixture
+from webhooks.tests.support import receipts_apply_all
 from webhooks.worker import WebhookWorker
 
 pytestmark = pytest.mark.django_db
@@ -94,10 +95,10 @@ class TestApplying:
         real_apply = services.receipt_apply
         broken = uuids(3)[1]
 
-        def apply_or_fail(receipt):
+        def apply_or_fail(receipt, **options):
             if receipt.dedupe_key == broken:
                 raise RuntimeError("parser bug")
-            real_apply(receipt)
+            real_apply(receipt, **options)
 
         monkeypatch.setattr(services, "receipt_apply", apply_or_fail)
         assert receipts_apply_all() == 3
@@ -120,8 +121,8 @@ class TestApplying:
             webhooks.inbound("sms", MessageUUID=uuid, apply=False)
         real_apply = services.receipt_apply
 
-        def apply_then_fail_for_the_second(receipt):
-            real_apply(receipt)  # writes the message and its event...
+        def apply_then_fail_for_the_second(receipt, **options):
+            real_apply(receipt, **options)  # writes the message and its event...
             if receipt.dedupe_key == uuids(3)[1]:
                 raise RuntimeError("failed after writing")  # ...which roll back with it
 
@@ -141,10 +142,10 @@ class TestApplying:
             webhooks.inbound("sms", MessageUUID=uuid, apply=False)
         real_apply = services.receipt_apply
 
-        def refused_for_the_first(receipt):
+        def refused_for_the_first(receipt, **options):
             if receipt.dedupe_key == uuids(2)[0]:  # an IntegrityError raised by the database itself
                 WebhookReceipt.objects.create(kind=receipt.kind, dedupe_key=receipt.dedupe_key, params={})
-            real_apply(receipt)
+            real_apply(receipt, **options)
 
         monkeypatch.setattr(services, "receipt_apply", refused_for_the_first)
         assert receipts_apply_all() == 2
@@ -154,7 +155,7 @@ class TestApplying:
 
     def test_failing_again_backs_off_longer(self, webhooks, monkeypatch):
         webhooks.inbound("sms", apply=False)
-        monkeypatch.setattr(services, "receipt_apply", lambda receipt: 1 / 0)
+        monkeypatch.setattr(services, "receipt_apply", lambda receipt, **options: 1 / 0)
         waits = []
         for _ in range(3):
             WebhookReceipt.objects.update(next_attempt_at=None)
@@ -170,11 +171,11 @@ class TestApplying:
         real_apply = services.receipt_apply
         calls = []
 
-        def apply_then_lose_the_database(receipt):
+        def apply_then_lose_the_database(receipt, **options):
             calls.append(receipt.pk)
             if len(calls) == 2:
                 raise OperationalError("server closed the connection unexpectedly")
-            real_apply(receipt)
+            real_apply(receipt, **options)
 
         monkeypatch.setattr(services, "receipt_apply", apply_then_lose_the_database)
         with pytest.raises(OperationalError):
@@ -230,7 +231,7 @@ class TestWorker:
 class TestAdmin:
     def test_staff_see_a_failing_receipt_and_can_retry_it_now(self, webhooks, client, staff, monkeypatch):
         webhooks.inbound("sms", apply=False)
-        monkeypatch.setattr(services, "receipt_apply", lambda receipt: 1 / 0)
+        monkeypatch.setattr(services, "receipt_apply", lambda receipt, **options: 1 / 0)
         receipts_apply()
         client.force_login(staff)
         page = client.get("/admin/webhooks/webhookreceipt/?state=failing")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, InboxEvent, Message, MessageStatusEvent, OutboundJob
 from conversations.plivo_errors import explain_error_code
-from conversations.services.inbound import status_events_attach
+from conversations.services.delivery_reports import status_events_attach
 from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,14 +115,14 @@ class TestDuplicates:
             callback()
         [push] = pushes
         assert [event["payload"]["message"]["status"] for event in push["events"]] == ["sent"]
-        assert InboxEvent.objects.get().payload["message"]["status"] == "sent"
+        assert InboxEvent.objects.get().data["message"]["status"] == "sent"
 
     def test_last_message_status_change_also_updates_the_conversation(self, webhooks, sent_message, conversation):
         conversation.last_message = sent_message
         conversation.save()
         report(webhooks, "delivered", 3)
         event = InboxEvent.objects.get(type="conversation.updated")
-        assert event.payload["conversation"]["last_message"]["status"] == "delivered"
+        assert event.data["conversation"]["last_message"]["status"] == "delivered"
 
     def test_message_and_conversation_change_reach_the_sockets_in_one_push_in_cursor_order(
         self, webhooks, sent_message, conversation, inbox_listener, django_capture_on_commit_callbacks
@@ -183,7 +183,7 @@ class TestUnconfirmedSends:
         sent_message.refresh_from_db(), job.refresh_from_db()
         assert sent_message.unconfirmed_since is None and sent_message.error_code == sent_message.error_message == ""
         assert job.state == "accepted"
-        assert InboxEvent.objects.get().payload["message"]["unconfirmed"] is False
+        assert InboxEvent.objects.get().data["message"]["unconfirmed"] is False
 
     def test_a_failure_report_settles_an_unconfirmed_job_as_failed(self, webhooks, sent_message):
         job = OutboundJob.objects.create(message=sent_message, state="unconfirmed")

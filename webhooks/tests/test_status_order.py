@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversations.models import Message, MessageStatusEvent
-from conversations.services.inbound import status_events_attach, status_report_apply
+from conversations.services.delivery_reports import status_events_attach, status_report_apply
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from webhooks.payloads import StatusReport
 

@@ -13,7 +13,7 @@ def create_agents_group(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("conversations", "0003_inbox_event_pruning"),
+        ("conversations", "0005_parley_refused_error_code"),
     ]
 
     # Reversing leaves the group: it may hold real users by then.

@@ -1,0 +1,1 @@
+from conversations.tests.browser import pages, server  # noqa: F401 (fixtures for the browser tests)

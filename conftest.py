@@ -68,6 +68,11 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+    if not settings.REDIS_URL:
+        skip = pytest.mark.skip(reason="needs Redis: run with REDIS_URL=redis://...")
+        for item in items:
+            if "redis" in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -142,15 +142,41 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# A socket's consumer renews its group memberships every third of this; a channel whose process
+# died without leaving (SIGKILL, a lost Redis) stops being sent events after it.
+CHANNEL_GROUP_EXPIRY_SECONDS = env.int("CHANNEL_GROUP_EXPIRY_SECONDS", default=300)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            "BACKEND": "conversations.channel_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # The layer's blocking pop waits 5 s for a message; redis-py 8's default
+                        # read timeout is 5 s too, so an idle socket's receive timed out and the
+                        # socket died (1011) every 5 s. Reads get a margin over the pop instead.
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        # Per process, blocking: a burst of commands queues for a connection.
+                        "max_connections": 50,
+                        "pool_timeout": 10,
+                    }
+                ],
+                "capacity": 1000,
+                "expiry": 30,
+                "group_expiry": CHANNEL_GROUP_EXPIRY_SECONDS,
+            },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": CHANNEL_GROUP_EXPIRY_SECONDS},
+        }
+    }
 
 # --- Tasks (outbound queue) ----------------------------------------------------------------
 TASKS = {

@@ -3,9 +3,13 @@
 import asyncio
 
 import pytest
+import redis.asyncio
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 from django.test import Client
 
 from conversations import events
@@ -174,3 +178,69 @@ async def test_unrelated_profile_edit_keeps_the_socket(agent):
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
     await asyncio.sleep(0)
+
+
+async def group_members(group: str) -> set[str]:
+    """The channels in a group, read from the layer's storage: Redis's sorted set or memory."""
+    layer = get_channel_layer()
+    if not settings.REDIS_URL:
+        return set(layer.groups.get(group, {}))
+    client = redis.asyncio.from_url(settings.REDIS_URL, decode_responses=True)
+    try:
+        return set(await client.zrange(layer._group_key(group), 0, -1))
+    finally:
+        await client.aclose()
+
+
+async def test_a_socket_whose_channel_layer_fails_still_leaves_its_groups(agent, monkeypatch):
+    """Redis lost while the socket waits for events: channels ends the consumer without calling
+    disconnect(), and the dead channel must not stay a member (sent every event for a day)."""
+    layer = get_channel_layer()
+    real_receive = layer.receive
+    redis_lost = asyncio.Event()
+
+    async def receive(channel):
+        waiting = asyncio.ensure_future(real_receive(channel))
+        lost = asyncio.ensure_future(redis_lost.wait())
+        done, _ = await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if lost in done:
+            waiting.cancel()
+            raise RedisConnectionError("Connection closed by server.")
+        lost.cancel()
+        return waiting.result()
+
+    monkeypatch.setattr(layer, "receive", receive)
+    groups = (events.INBOX_GROUP, events.user_group(agent.pk))
+    before = {group: await group_members(group) for group in groups}
+    communicator, connected = await open_socket(await sync_to_async(session_cookie_for)(agent))
+    assert connected
+    joined = {group: await group_members(group) - before[group] for group in groups}
+    assert [len(channels) for channels in joined.values()] == [1, 1]
+
+    redis_lost.set()
+    with pytest.raises(RedisConnectionError):
+        await communicator.receive_output(timeout=3)
+    assert {group: joined[group] & await group_members(group) for group in groups} == {group: set() for group in groups}
+
+
+async def test_leaving_a_group_is_retried_when_redis_is_briefly_unavailable(agent, monkeypatch):
+    layer = get_channel_layer()
+    real_discard = layer.group_discard
+    refused = []
+
+    async def group_discard(group, channel):
+        if len(refused) < 2:
+            refused.append(group)
+            raise MaxConnectionsError("Too many connections")
+        await real_discard(group, channel)
+
+    monkeypatch.setattr(layer, "group_discard", group_discard)
+    groups = (events.INBOX_GROUP, events.user_group(agent.pk))
+    before = {group: await group_members(group) for group in groups}
+    communicator, connected = await open_socket(await sync_to_async(session_cookie_for)(agent))
+    assert connected
+    joined = {group: await group_members(group) - before[group] for group in groups}
+
+    await communicator.disconnect()
+    assert refused == [events.INBOX_GROUP, events.INBOX_GROUP]
+    assert {group: joined[group] & await group_members(group) for group in groups} == {group: set() for group in groups}

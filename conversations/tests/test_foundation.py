@@ -53,9 +53,13 @@ class TestSettings:
     def test_redis_url_switches_the_channel_layer(self):
         result = run_settings(
             {"DEBUG": "true", "REDIS_URL": "redis://cache.example:6379/3"},
-            "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])",
+            "from channels.layers import get_channel_layer; from channels_redis.core import RedisChannelLayer; "
+            "layer = get_channel_layer(); pool = layer.create_pool(0); "
+            "print(isinstance(layer, RedisChannelLayer), type(pool).__name__, pool.connection_kwargs['host'], "
+            "pool.connection_kwargs['socket_timeout'] > layer.brpop_timeout)",
         )
-        assert result.stdout.strip() == "channels_redis.core.RedisChannelLayer"
+        # A read timeout at or under the layer's blocking pop closes every idle socket (issue 11).
+        assert result.stdout.split() == ["True", "BlockingConnectionPool", "cache.example", "True"], result.stderr
 
 
 class TestPlivoCredentialsCheck:

@@ -140,6 +140,8 @@ class Message(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
         OUTBOUND = "outbound", "Outbound"
+        # Only agents see it (notes, activity): never sent, never a reply, never exported to the customer.
+        INTERNAL = "internal", "Internal"
 
     class Kind(models.TextChoices):
         TEXT = "text", "Text"
@@ -150,6 +152,8 @@ class Message(models.Model):
         BUTTON_REPLY = "button_reply", "Button reply"
         LIST_REPLY = "list_reply", "List reply"
         UNSUPPORTED = "unsupported", "Unsupported"
+        NOTE = "note", "Private note"
+        ACTIVITY = "activity", "Activity"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=16, choices=Direction.choices)
@@ -165,7 +169,7 @@ class Message(models.Model):
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     # Plivo's Context.MessageUUID as received, kept even when we do not know that message.
     reply_to_plivo_uuid = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, blank=True)  # "" for internal entries
     status_rank = models.GeneratedField(
         expression=Case(
             *[When(status=status, then=Value(rank)) for status, rank in STATUS_RANK.items()],
@@ -206,10 +210,24 @@ class Message(models.Model):
                 name="unique_idempotency_key_per_sender",
             ),
             models.CheckConstraint(condition=~Q(plivo_message_uuid=""), name="plivo_uuid_null_not_blank"),
-            models.CheckConstraint(condition=Q(direction__in=["inbound", "outbound"]), name="message_direction_valid"),
             models.CheckConstraint(
-                condition=(Q(direction="inbound", status="received") | (Q(direction="outbound") & ~Q(status="received"))),
+                condition=Q(direction__in=["inbound", "outbound", "internal"]), name="message_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(direction="inbound", status="received")
+                    | (Q(direction="outbound") & ~Q(status="received") & ~Q(status=""))
+                    | Q(direction="internal", status="")
+                ),
                 name="message_status_matches_direction",
+            ),
+            # Internal entries are exactly the notes and activity entries.
+            models.CheckConstraint(
+                condition=(
+                    Q(direction="internal", kind__in=["note", "activity"])
+                    | (~Q(direction="internal") & ~Q(kind__in=["note", "activity"]))
+                ),
+                name="message_internal_kinds",
             ),
         ]
         indexes = [
@@ -222,6 +240,10 @@ class Message(models.Model):
     @property
     def is_outbound(self) -> bool:
         return self.direction == self.Direction.OUTBOUND
+
+    @property
+    def is_internal(self) -> bool:
+        return self.direction == self.Direction.INTERNAL
 
 
 class MessageStatusEvent(models.Model):

@@ -1,0 +1,56 @@
+"""What agents add to a thread for each other: private notes and activity entries.
+
+Both are `Message` rows with direction `internal`, so they sit in the thread's order, page with
+its cursor and reach every inbox through the same `message.created` event as a customer's
+message. They never reach Plivo (only `outbound.message_send` queues a send), never count as a
+reply, never move the conversation's preview or unread count, and are left out of anything the
+customer is shown.
+"""
+
+from django.db import transaction
+
+from conversations import events
+from conversations.models import Conversation, Message
+from messaging_site.errors import ApplicationError
+
+NOTE_MAX_LENGTH = 10_000
+
+
+@transaction.atomic
+def note_add(*, conversation: Conversation, author, text: str) -> Message:
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("A note needs some text.", field="text", code="required", status=400)
+    if len(text) > NOTE_MAX_LENGTH:
+        raise ApplicationError(
+            f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text", code="too_long"
+        )
+    note = Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.INTERNAL,
+        kind=Message.Kind.NOTE,
+        status="",
+        text=text,
+        sent_by=author,
+    )
+    events.broadcast_on_commit(events.message_created_event(note))
+    return note
+
+
+def activity_record(
+    *, conversation: Conversation, actor, action: str, text: str, details: dict | None = None, batch=None
+) -> Message:
+    """A small entry between messages ("Alice assigned this to Bob"). `action` is a stable name
+    (`assigned`, `resolved`, `snoozed`, `labelled`, ...) for programs; `text` is what agents read.
+    `actor` is None for what Parley did by itself (a snooze ending). Call inside the change's transaction."""
+    entry = Message.objects.create(
+        conversation=conversation,
+        direction=Message.Direction.INTERNAL,
+        kind=Message.Kind.ACTIVITY,
+        status="",
+        text=text,
+        sent_by=actor,
+        structured={"activity": {"action": action, **(details or {})}},
+    )
+    events.broadcast_on_commit(events.message_created_event(entry), batch=batch)
+    return entry

@@ -3,6 +3,7 @@
 - cursors.py            the opaque keyset cursor every list pages with (never an OFFSET)
 - conversation_list.py  the inbox list and the count of each view
 - search.py             inbox search: three routes to the same page
+- labels.py             labels: the picker's list, by name, a conversation's labels on the wire
 - thread.py             a thread's messages
 - event_log.py          the event catch-up feed of a reconnecting page
 - templates.py          the approved WhatsApp templates agents may send
@@ -20,6 +21,7 @@ from conversations.selectors.conversation_list import (
 )
 from conversations.selectors.cursors import decode_cursor, encode_cursor
 from conversations.selectors.event_log import EventPage, inbox_event_head, inbox_events_after
+from conversations.selectors.labels import label_for_filter, label_list, with_label_summaries
 from conversations.selectors.search import conversation_search
 from conversations.selectors.templates import template_list_approved
 from conversations.selectors.thread import MessagePage, message_cursor, message_list_for_thread
@@ -38,7 +40,10 @@ __all__ = [
     "encode_cursor",
     "inbox_event_head",
     "inbox_events_after",
+    "label_for_filter",
+    "label_list",
     "message_cursor",
     "message_list_for_thread",
     "template_list_approved",
+    "with_label_summaries",
 ]

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.models import Contact, Conversation, Label, Message, MessageStatusEvent, MessageTemplate
+from conversations.models import CannedReply, Contact, Conversation, Label, Message, MessageStatusEvent, MessageTemplate
 from conversations.selectors.labels import conversation_labels
 
 
@@ -244,3 +244,19 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     def get_parameter_slots(self, template) -> dict:
         return template.parameter_slots()
 
+
+class CannedReplySerializer(serializers.ModelSerializer):
+    filled_text = serializers.SerializerMethodField(
+        help_text="`text` with its placeholders filled for `conversation_id`'s contact and you (null without it)."
+    )
+
+    class Meta:
+        model = CannedReply
+        fields = ["id", "shortcut", "title", "text", "filled_text"]
+        read_only_fields = fields
+
+    def get_filled_text(self, reply) -> str | None:
+        conversation, agent = self.context.get("conversation"), self.context.get("agent")
+        if conversation is None or agent is None:
+            return None
+        return reply.fill(contact=conversation.contact, agent=agent)

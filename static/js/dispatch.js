@@ -8,8 +8,9 @@
  *   "conversation"    (conv)          a newer snapshot of a conversation was stored
  *   "contact"         (conv)          the contact of this conversation changed
  *   "message"         (message)       a newer snapshot of a message of the open thread was stored
+ *   "own-message"     (message)       the server holds this message sent by the signed-in agent
  *   "message.arrived" ({message, conversation})  a message that is news (for notifications)
- *   "pending"         ({conversationId, sent})   optimistic messages were added, failed or dropped
+ *   "pending"         ({conversationId, sent})   optimistic messages were added or dropped
  */
 
 import { stamp } from "./format.js";
@@ -52,13 +53,6 @@ export function dispatch(event) {
       state.pending.set(payload.message.idempotency_key, payload.message);
       changed("pending", { conversationId: payload.message.conversation_id, sent: true });
       break;
-    case "local.message.failed": {
-      const pending = state.pending.get(payload.key);
-      if (!pending) break;
-      state.pending.set(payload.key, Object.assign({}, pending, { local_error: payload.error, local_retryable: payload.retryable }));
-      changed("pending", { conversationId: pending.conversation_id, sent: false });
-      break;
-    }
     case "local.message.dropped": {
       const dropped = state.pending.get(payload.key);
       if (!dropped) break;
@@ -98,8 +92,10 @@ function applyContact(contact, cursor) {
 
 function applyMessage(message, cursor) {
   if (!message) return;
-  if (message.idempotency_key && message.sent_by && message.sent_by.id === state.me.id) {
+  const own = message.direction === "outbound" && message.sent_by && message.sent_by.id === state.me.id;
+  if (own && message.idempotency_key) {
     state.pending.delete(message.idempotency_key); // the server copy replaces the optimistic one
+    changed("own-message", message);
   }
   if (message.conversation_id !== state.openId) return;
   if (!takeSnapshot("m:" + message.id, state.messages.get(message.id), message, cursor)) return;

@@ -34,6 +34,11 @@ export function duration(ms) {
   return rest && hours < 10 ? `${hours} h ${rest} min` : `${hours} h`;
 }
 
+/** 4096 -> "4,096": the page is in English whatever the browser's locale. */
+export function count(n) {
+  return n.toLocaleString("en-US");
+}
+
 export function contactName(conv) {
   return conv.contact.display_name || conv.contact.phone;
 }

@@ -8,7 +8,7 @@
  *   thread.js         the open conversation
  *   header.js         its header, the contact panel and the conversation's actions
  *   messages.js       how one message is drawn
- *   composer.js       the composer; sending
+ *   composer.js       the composer and its drafts; sending
  *   templates.js      the WhatsApp template dialog
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound

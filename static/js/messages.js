@@ -33,7 +33,7 @@ export function renderMessage(m) {
   if (m.idempotency_key) li.dataset.key = m.idempotency_key;
   li.dataset.status = m.status || "";
   if (m.local) li.classList.add("pending");
-  if (FAILED.includes(m.status) || m.local_error) li.classList.add("failed");
+  if (FAILED.includes(m.status)) li.classList.add("failed");
   const bubble = el("div", "bubble");
   if (m.reply_to) bubble.appendChild(el("div", "msg-quote", (m.reply_to.direction === "outbound" ? "You: " : "") + previewText(m.reply_to)));
   renderBody(bubble, m, m.payload || {});
@@ -58,21 +58,13 @@ export function renderMessage(m) {
     retry.dataset.retry = m.id;
     error.appendChild(retry);
     li.appendChild(error);
-  } else if (m.local_error) {
-    const error = el("div", "msg-error");
-    error.appendChild(el("span", "", m.local_error));
-    const action = el("button", "btn btn-small btn-danger", m.local_retryable ? "Retry" : "Dismiss");
-    action.type = "button";
-    action.dataset[m.local_retryable ? "resend" : "dismiss"] = m.idempotency_key;
-    error.appendChild(action);
-    li.appendChild(error);
   }
   return li;
 }
 
 function renderTick(m) {
-  if (m.local && !m.local_error) return Object.assign(el("span", "tick clock", "◷"), { title: "Sending" });
-  if (FAILED.includes(m.status) || m.local_error) return Object.assign(el("span", "tick failed", "⚠"), { title: m.local_error ? "Not sent" : "Failed" });
+  if (m.local) return Object.assign(el("span", "tick clock", "◷"), { title: "Sending" });
+  if (FAILED.includes(m.status)) return Object.assign(el("span", "tick failed", "⚠"), { title: "Failed" });
   const [symbol, kind, label] = TICKS[m.status] || ["◷", "clock", m.status];
   const tick = el("span", "tick " + kind, symbol);
   tick.title = label;

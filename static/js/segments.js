@@ -1,7 +1,12 @@
-/* How many SMS segments a text takes, counted as Plivo counts them. */
+/* How long a text is on each channel, counted as the server and Plivo count it. */
 
 const GSM_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM_EXTENDED = "^{}\\[~]|€\f";
+
+/** Characters as the server's limits count them (Unicode code points: an emoji is one). */
+export function characters(text) {
+  return [...text].length;
+}
 
 export function smsSegments(text) {
   let septets = 0;

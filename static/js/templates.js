@@ -1,11 +1,14 @@
 /* The template dialog: pick an approved WhatsApp template, fill its parameters, see the
- * preview, send. */
+ * preview, send. The dialog stays open until the server accepted the send, so a refused one
+ * keeps what was filled in, with the reason. */
 
 import { api } from "./api.js";
-import { submit } from "./composer.js";
+import { newKey, submit } from "./composer.js";
 import { $, el } from "./dom.js";
 import { windowState } from "./format.js";
 import { state } from "./state.js";
+
+let sendKey = null; // kept while the same template and values are sent again after a lost answer
 
 async function openTemplates() {
   const conv = state.conversations.get(state.openId);
@@ -39,6 +42,7 @@ function currentTemplate() {
 }
 
 function renderTemplateFields() {
+  sendKey = null;
   const template = currentTemplate();
   const fields = $("template-fields");
   fields.replaceChildren();
@@ -117,10 +121,10 @@ function templateError(message) {
   $("template-error").hidden = !message;
 }
 
-function sendTemplate() {
+async function sendTemplate() {
   const conv = state.conversations.get(state.openId);
   const template = currentTemplate();
-  if (!conv || !template) return;
+  if (!conv || !template || $("template-send").disabled) return;
   const empty = Array.from(document.querySelectorAll("#template-fields input")).find((input) => !input.value.trim());
   if (empty) {
     templateError("Fill in every parameter: " + (empty.labels[0] ? empty.labels[0].textContent : "a field is empty") + ".");
@@ -128,15 +132,27 @@ function sendTemplate() {
     return;
   }
   const body = { type: "template", template: { name: template.name, language: template.language, parameters: templateParameters() } };
-  const previewText = $("template-preview").textContent;
-  $("template-dialog").close();
-  submit(conv, body, { kind: "template", text: previewText, payload: { template: { name: template.name } } });
+  sendKey = sendKey || newKey();
+  templateError("");
+  $("template-send").disabled = true;
+  const failure = await submit(conv, body, { kind: "template", text: $("template-preview").textContent, payload: { template: { name: template.name } } }, sendKey);
+  $("template-send").disabled = false;
+  if (!failure) {
+    sendKey = null;
+    $("template-dialog").close();
+    return;
+  }
+  if (!failure.retryable && !failure.signedOut) sendKey = null;
+  templateError(failure.signedOut ? "Sign in again to send." : "Not sent: " + failure.message);
 }
 
 export function wireTemplates() {
   $("open-templates").addEventListener("click", openTemplates);
   $("template-select").addEventListener("change", renderTemplateFields);
-  $("template-fields").addEventListener("input", renderTemplatePreview);
+  $("template-fields").addEventListener("input", () => {
+    sendKey = null;
+    renderTemplatePreview();
+  });
   $("template-send").addEventListener("click", sendTemplate);
   $("template-cancel").addEventListener("click", () => $("template-dialog").close());
 }

@@ -2,7 +2,7 @@
  * view while the agent is at the end of the thread. */
 
 import { api } from "./api.js";
-import { dismiss, renderComposer, resend } from "./composer.js";
+import { renderComposer, showDraft } from "./composer.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { stamp } from "./format.js";
@@ -20,11 +20,11 @@ export async function openConversation(id, { push = true } = {}) {
   state.messages = new Map();
   state.olderCursor = null;
   $("message-list").replaceChildren();
+  showDraft(id); // at once: a keystroke from now on belongs to this conversation
   $("thread-empty").hidden = true;
   $("thread").hidden = false;
   $("inbox").dataset.pane = "thread";
   showActionError("");
-  $("composer-error").hidden = true;
   if (push && location.pathname !== `/inbox/${id}/`) history.pushState({ id }, "", `/inbox/${id}/`);
   document.querySelectorAll("#conversation-list .conv").forEach((row) => row.setAttribute("aria-current", String(Number(row.dataset.id) === id)));
   const cursorAtFetch = state.cursor;
@@ -47,6 +47,7 @@ export async function openConversation(id, { push = true } = {}) {
 
 export function closeThread() {
   state.openId = null;
+  showDraft(null);
   $("thread").hidden = true;
   $("thread-empty").hidden = false;
   $("inbox").dataset.pane = "list";
@@ -126,11 +127,8 @@ export function wireThread() {
   $("load-older").addEventListener("click", () => loadOlder().catch((failure) => showActionError(failure.message)));
   $("back-to-list").addEventListener("click", closeThread);
   $("message-list").addEventListener("click", (e) => {
-    const button = e.target.closest("button");
-    if (!button) return;
-    if (button.dataset.retry) retryMessage(button.dataset.retry);
-    else if (button.dataset.resend) resend(button.dataset.resend);
-    else if (button.dataset.dismiss) dismiss(button.dataset.dismiss);
+    const button = e.target.closest("button[data-retry]");
+    if (button) retryMessage(button.dataset.retry);
   });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.openId) markReadSoon();

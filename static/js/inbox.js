@@ -5,7 +5,7 @@
  *   dispatch.js       the one update path: dispatch(event) switch, on(change) for the views
  *   api.js            the REST client, one error path (ApiFailure)
  *   list.js           the conversation list
- *   thread.js         the open conversation
+ *   thread.js         the open conversation and following its newest message
  *   header.js         its header, the contact panel and the conversation's actions
  *   messages.js       how one message is drawn
  *   composer.js       the composer and its drafts; sending

@@ -1,5 +1,12 @@
 /* The open conversation: loading it, drawing its messages, and keeping the newest message in
- * view while the agent is at the end of the thread. */
+ * view while the agent follows along.
+ *
+ * The thread follows the end until the agent scrolls up. Whatever changes the layout (a new
+ * message, an image loading, the opt-out notice, the contact panel narrowing the thread) is
+ * seen by a ResizeObserver, which scrolls back to the end while following. A message the agent
+ * sends is always scrolled into view; a new message while scrolled up shows the "New messages"
+ * pill instead of moving the thread.
+ */
 
 import { api } from "./api.js";
 import { renderComposer, showDraft } from "./composer.js";
@@ -11,7 +18,8 @@ import { renderMessage } from "./messages.js";
 import { state, storeFetched, takeSnapshot } from "./state.js";
 
 const NEAR_END_PX = 80;
-let pinnedToBottom = true;
+const follow = { pinned: true, top: 0, lastKey: null };
+let drawn = new Map(); // item key -> {signature, node}: unchanged messages keep their node (and loaded images)
 
 export async function openConversation(id, { push = true } = {}) {
   id = Number(id);
@@ -19,6 +27,8 @@ export async function openConversation(id, { push = true } = {}) {
   state.openId = id;
   state.messages = new Map();
   state.olderCursor = null;
+  drawn = new Map();
+  follow.lastKey = null;
   $("message-list").replaceChildren();
   showDraft(id); // at once: a keystroke from now on belongs to this conversation
   $("thread-empty").hidden = true;
@@ -38,7 +48,8 @@ export async function openConversation(id, { push = true } = {}) {
     state.olderCursor = page.older_cursor;
     renderThreadHeader();
     renderComposer();
-    renderMessages({ scroll: true });
+    follow.pinned = true;
+    renderMessages();
     if (state.conversations.get(id).unread_count > 0) markReadSoon();
   } catch (failure) {
     if (token === state.threadToken) showActionError(failure.message);
@@ -66,6 +77,7 @@ async function loadOlder() {
   state.olderCursor = page.older_cursor;
   renderMessages();
   box.scrollTop = box.scrollHeight - heightBefore;
+  follow.top = box.scrollTop;
 }
 
 let readTimer = null;
@@ -96,34 +108,76 @@ function sortedThread() {
   return real.concat(pending);
 }
 
-export function renderMessages({ scroll = false } = {}) {
-  const box = $("messages");
-  const nearEnd = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_END_PX;
+function itemKey(message) {
+  return message.id ? "m:" + message.id : "p:" + message.idempotency_key;
+}
+
+/** The node drawn for `key` last time if it still shows the same thing, else a new one. */
+function reuse(next, key, signature, render) {
+  const known = drawn.get(key);
+  const node = known && known.signature === signature ? known.node : render();
+  next.set(key, { signature, node });
+  return node;
+}
+
+export function renderMessages() {
+  const list = $("message-list");
+  const thread = sortedThread();
+  const next = new Map();
   const items = [];
   let lastDay = "";
-  for (const message of sortedThread()) {
+  for (const message of thread) {
     const day = new Date(message.created_at).toDateString();
     if (day !== lastDay) {
-      items.push(el("li", "day-divider", new Date(message.created_at).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" })));
+      const label = new Date(message.created_at).toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" });
+      items.push(reuse(next, "d:" + day, label, () => el("li", "day-divider", label)));
       lastDay = day;
     }
-    items.push(renderMessage(message));
+    items.push(reuse(next, itemKey(message), JSON.stringify(message), () => renderMessage(message)));
   }
-  $("message-list").replaceChildren(...items);
+  drawn = next;
+  items.forEach((node, index) => {
+    const current = list.children[index];
+    if (current !== node) list.insertBefore(node, current || null);
+  });
+  while (list.children.length > items.length) list.lastElementChild.remove();
   $("load-older-wrap").hidden = !state.olderCursor;
-  if (scroll || nearEnd) {
-    box.scrollTop = box.scrollHeight;
-    pinnedToBottom = true;
+
+  const last = thread[thread.length - 1];
+  const lastKey = last ? itemKey(last) : null;
+  const arrived = !!last && lastKey !== follow.lastKey && follow.lastKey !== null && !(last.sent_by && last.sent_by.id === state.me.id);
+  follow.lastKey = lastKey;
+  if (follow.pinned) scrollToEnd();
+  else if (arrived) $("new-messages").hidden = false;
+}
+
+function scrollToEnd() {
+  const box = $("messages");
+  box.scrollTop = box.scrollHeight;
+  follow.pinned = true;
+  follow.top = box.scrollTop;
+  $("new-messages").hidden = true;
+}
+
+function onScroll() {
+  const box = $("messages");
+  if (box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_END_PX) {
+    follow.pinned = true;
+    $("new-messages").hidden = true;
+  } else if (box.scrollTop < follow.top - 1) {
+    follow.pinned = false; // only the agent moves the thread up: layout changes push the end down
   }
+  follow.top = box.scrollTop;
 }
 
 export function wireThread() {
-  $("messages").addEventListener("scroll", () => {
-    const box = $("messages");
-    pinnedToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_END_PX;
+  $("messages").addEventListener("scroll", onScroll);
+  const resized = new ResizeObserver(() => {
+    if (follow.pinned && state.openId) scrollToEnd();
   });
-  // An image that loads after the thread scrolled down must not push the newest message out of view.
-  $("message-list").addEventListener("load", () => pinnedToBottom && ($("messages").scrollTop = $("messages").scrollHeight), true);
+  resized.observe($("messages"));
+  resized.observe($("message-list"));
+  $("new-messages").addEventListener("click", scrollToEnd);
   $("load-older").addEventListener("click", () => loadOlder().catch((failure) => showActionError(failure.message)));
   $("back-to-list").addEventListener("click", closeThread);
   $("message-list").addEventListener("click", (e) => {
@@ -137,5 +191,9 @@ export function wireThread() {
     renderMessages();
     if (!document.hidden && message.direction === "inbound") markReadSoon();
   });
-  on("pending", ({ conversationId }) => conversationId === state.openId && renderMessages());
+  on("pending", ({ conversationId, sent }) => {
+    if (conversationId !== state.openId) return;
+    if (sent) follow.pinned = true; // what the agent just sent is always shown
+    renderMessages();
+  });
 }

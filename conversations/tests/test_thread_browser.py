@@ -1,5 +1,6 @@
 """The open thread in real Chromium: it follows new messages through layout changes and offers
-a "New messages" pill instead of jumping when the agent scrolled up."""
+a "New messages" pill instead of jumping when the agent scrolled up, and the contact panel
+closes at phone width."""
 
 from datetime import timedelta
 
@@ -118,3 +119,35 @@ def test_the_thread_stays_at_the_newest_message_while_an_image_loads_and_the_opt
     expect(stop.locator(".msg-text")).to_have_text("STOP")
     expect(stop.locator(".msg-meta")).to_be_in_viewport()
     expect(page.locator("#new-messages")).to_be_hidden()
+
+
+def test_at_phone_width_the_contact_panel_closes_with_its_button_escape_or_a_tap_outside(pages, agent):
+    conversation = whatsapp_conversation()
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/", viewport=(390, 800))
+    expect(page.locator("#thread-name")).to_have_text("Dana Whitfield")
+    panel = page.locator("#contact-panel")
+    toggle = page.locator("#toggle-contact")
+
+    toggle.click()
+    expect(panel).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    page.click("#close-contact")
+    expect(panel).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_be_focused()
+
+    toggle.click()
+    expect(panel).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+
+    toggle.click()
+    page.click("#contact-name")
+    page.keyboard.press("Escape")  # from the panel's own field, too
+    expect(panel).to_be_hidden()
+
+    toggle.click()
+    expect(panel).to_be_visible()
+    page.mouse.click(20, 400)  # on the thread, beside the panel
+    expect(panel).to_be_hidden()
+    expect(page.locator("#thread-name")).to_be_visible()

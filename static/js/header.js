@@ -89,6 +89,22 @@ function renderAgentOptions(conv) {
   $("assign-other").replaceChildren(...options);
 }
 
+// --- the contact panel: beside the thread, or over it at phone width --------------------------
+export function contactPanelOpen() {
+  return !$("contact-panel").hidden;
+}
+
+export function setContactPanel(open) {
+  const wasOpen = contactPanelOpen();
+  const focusInside = $("contact-panel").contains(document.activeElement);
+  $("contact-panel").hidden = !open;
+  $("contact-backdrop").hidden = !open;
+  $("toggle-contact").setAttribute("aria-expanded", String(open));
+  if (open && !wasOpen && matchMedia("(max-width: 760px)").matches) $("close-contact").focus();
+  // Focus left inside a closed panel would be lost: give it back to the button that opened it.
+  if (!open && focusInside) $("toggle-contact").focus();
+}
+
 export function wireHeader() {
   $("assign-me").addEventListener("click", () => updateConversation({ assignee_id: state.me.id }));
   $("unassign").addEventListener("click", () => updateConversation({ assignee_id: null }));
@@ -98,11 +114,9 @@ export function wireHeader() {
   $("resolve").addEventListener("click", () => updateConversation({ status: "resolved" }));
   $("reopen").addEventListener("click", () => updateConversation({ status: "open" }));
   $("mark-pending").addEventListener("click", () => updateConversation({ status: "pending" }));
-  $("toggle-contact").addEventListener("click", () => {
-    const panel = $("contact-panel");
-    panel.hidden = !panel.hidden;
-    $("toggle-contact").setAttribute("aria-expanded", String(!panel.hidden));
-  });
+  $("toggle-contact").addEventListener("click", () => setContactPanel(!contactPanelOpen()));
+  $("close-contact").addEventListener("click", () => setContactPanel(false));
+  $("contact-backdrop").addEventListener("click", () => setContactPanel(false));
   $("contact-form").addEventListener("submit", saveContactName);
   on("conversation", (conv) => conv.id === state.openId && renderThreadHeader());
   on("contact", (conv) => conv.id === state.openId && renderThreadHeader());

@@ -22,7 +22,7 @@ import { api } from "./api.js";
 import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
-import { renderThreadHeader, showActionError, updateConversation, wireHeader } from "./header.js";
+import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { loadList, renderRows, rowFor, wireList } from "./list.js";
 import { wireNotifications } from "./notifications.js";
 import { connect, wireSocket } from "./socket.js";
@@ -42,6 +42,10 @@ function moveSelection(step) {
 function onKey(event) {
   const target = event.target;
   const typing = target.closest && target.closest("input, textarea, select, [contenteditable=true]");
+  if (event.key === "Escape" && contactPanelOpen() && !document.querySelector("dialog[open]") && (!typing || $("contact-panel").contains(target))) {
+    setContactPanel(false);
+    return;
+  }
   if (event.key === "Escape" && typing) {
     target.blur();
     return;

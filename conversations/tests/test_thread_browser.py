@@ -1,15 +1,15 @@
-"""The open thread in real Chromium: it follows new messages through layout changes and offers
-a "New messages" pill instead of jumping when the agent scrolled up, and the contact panel
-closes at phone width."""
+"""The open thread in real Chromium: it follows new messages through layout changes, offers a
+"New messages" pill instead of jumping when the agent scrolled up, the contact panel closes at
+phone width, and messages say who wrote them ("You:" only for the signed-in agent's own)."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.tests.factories import MessageFactory
-from conversations.tests.test_inbox_browser import pages, server, whatsapp_conversation  # noqa: F401 (fixtures)
+from conversations.tests.test_inbox_browser import pages, row, server, whatsapp_conversation  # noqa: F401 (fixtures)
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
@@ -151,3 +151,28 @@ def test_at_phone_width_the_contact_panel_closes_with_its_button_escape_or_a_tap
     page.mouse.click(20, 400)  # on the thread, beside the panel
     expect(panel).to_be_hidden()
     expect(page.locator("#thread-name")).to_be_visible()
+
+
+def test_previews_and_quotes_say_you_only_for_my_own_messages(pages, agent, other_agent):
+    conversation = whatsapp_conversation()
+    question = Message.objects.get(conversation=conversation)
+    mine = MessageFactory(conversation=conversation, direction="outbound", sent_by=agent, text="I'll look into it.")
+    MessageFactory(conversation=conversation, direction="inbound", text="Thanks", reply_to=mine)
+    bobs = MessageFactory(conversation=conversation, direction="outbound", sent_by=other_agent, text="It ships today.",
+                          reply_to=question)
+    MessageFactory(conversation=conversation, direction="inbound", text="Great", reply_to=bobs)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message=bobs, last_message_at=bobs.created_at)
+    other = whatsapp_conversation(name="Eli", phone="+14155550124", hours_since_inbound=2)
+    own_last = MessageFactory(conversation=other, direction="outbound", sent_by=agent, text="Done.")
+    Conversation.objects.filter(pk=other.pk).update(last_message=own_last, last_message_at=own_last.created_at)
+
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    expect(row(page, conversation.pk).locator(".conv-preview")).to_have_text("Bob: It ships today.")
+    expect(row(page, other.pk).locator(".conv-preview")).to_have_text("You: Done.")
+    quotes = page.locator("#message-list .msg-quote")
+    expect(quotes).to_have_text(["You: I'll look into it.", "Hi, where is my order?", "Bob: It ships today."])
+
+    bob = pages.open(other_agent, path=f"/inbox/{conversation.pk}/")
+    expect(row(bob, conversation.pk).locator(".conv-preview")).to_have_text("You: It ships today.")
+    expect(row(bob, other.pk).locator(".conv-preview")).to_have_text("Alice: Done.")
+    expect(bob.locator("#message-list .msg-quote")).to_have_text(["Alice: I'll look into it.", "Hi, where is my order?", "You: It ships today."])

@@ -28,7 +28,7 @@ import { wireNotifications } from "./notifications.js";
 import { connect, wireSocket } from "./socket.js";
 import { boot, state } from "./state.js";
 import { wireTemplates } from "./templates.js";
-import { closeThread, openConversation, wireThread } from "./thread.js";
+import { closeThread, openConversation, redrawMessages, wireThread } from "./thread.js";
 
 function moveSelection(step) {
   if (!state.listIds.length) return;
@@ -110,6 +110,8 @@ async function start() {
   api("GET", "/api/v1/agents/")
     .then((agents) => {
       state.agents = new Map(agents.map((agent) => [agent.id, agent]));
+      renderRows(); // "Bob: …" in previews and quotes needs the names
+      redrawMessages();
       if (state.openId) renderThreadHeader();
     })
     .catch(() => {});

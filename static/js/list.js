@@ -6,7 +6,7 @@ import { on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, relativeTime, stamp, windowBadge } from "./format.js";
 import { showActionError } from "./header.js";
-import { previewText } from "./messages.js";
+import { authorPrefix, previewText } from "./messages.js";
 import { state, storeFetched } from "./state.js";
 import { openConversation } from "./thread.js";
 
@@ -119,7 +119,7 @@ function renderRow(conv) {
   const time = el("span", "conv-time", relativeTime(conv.last_message_at));
   time.dataset.time = conv.last_message_at || "";
   const last = conv.last_message;
-  const preview = el("span", "conv-preview", last ? (last.direction === "outbound" ? "You: " : "") + previewText(last) : "No messages yet");
+  const preview = el("span", "conv-preview", last ? authorPrefix(last) + previewText(last) : "No messages yet");
   const meta = el("span", "conv-meta");
   if (conv.unread_count > 0) meta.appendChild(el("span", "unread-badge", conv.unread_count));
   const tags = el("span", "conv-tags");
@@ -130,7 +130,7 @@ function renderRow(conv) {
   return row;
 }
 
-/** Relative times and window badges move with the clock. */
+/** Relative times, window badges and sender names move with the clock and the agents list. */
 export function renderRows() {
   for (const id of state.listIds) renderRow(state.conversations.get(id));
 }

@@ -26,6 +26,18 @@ export function previewText(message) {
   return message.text || KIND_LABELS[message.kind] || message.kind;
 }
 
+/**
+ * "You: " for the signed-in agent's own message, "Bob: " for a colleague's, "" for the
+ * customer's. Full messages carry `sent_by`; list previews and reply quotes only `sent_by_id`.
+ */
+export function authorPrefix(message) {
+  if (message.direction !== "outbound") return "";
+  const id = message.sent_by ? message.sent_by.id : message.sent_by_id;
+  if (id === state.me.id) return "You: ";
+  const known = message.sent_by || state.agents.get(id) || (state.messages.get(message.id) || {}).sent_by;
+  return (known ? known.name : "Agent") + ": ";
+}
+
 export function renderMessage(m) {
   const outbound = m.direction === "outbound";
   const li = el("li", "msg " + (outbound ? "out" : "in"));
@@ -35,7 +47,7 @@ export function renderMessage(m) {
   if (m.local) li.classList.add("pending");
   if (FAILED.includes(m.status)) li.classList.add("failed");
   const bubble = el("div", "bubble");
-  if (m.reply_to) bubble.appendChild(el("div", "msg-quote", (m.reply_to.direction === "outbound" ? "You: " : "") + previewText(m.reply_to)));
+  if (m.reply_to) bubble.appendChild(el("div", "msg-quote", authorPrefix(m.reply_to) + previewText(m.reply_to)));
   renderBody(bubble, m, m.payload || {});
   li.appendChild(bubble);
 

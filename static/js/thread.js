@@ -151,6 +151,12 @@ export function renderMessages() {
   else if (arrived) $("new-messages").hidden = false;
 }
 
+/** Drawn messages show who wrote a quoted message; the agents' names may arrive after them. */
+export function redrawMessages() {
+  drawn = new Map();
+  if (state.openId) renderMessages();
+}
+
 function scrollToEnd() {
   const box = $("messages");
   box.scrollTop = box.scrollHeight;

@@ -10,6 +10,7 @@
  *   messages.js       how one message is drawn
  *   composer.js       the composer and its drafts; sending
  *   templates.js      the WhatsApp template dialog
+ *   labels.js         label chips, the label picker and the list's label filter
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
@@ -23,7 +24,8 @@ import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
-import { loadList, renderRows, rowFor, wireList } from "./list.js";
+import { openLabelPicker, wireLabels } from "./labels.js";
+import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
 import { wireNotifications } from "./notifications.js";
 import { connect, wireSocket } from "./socket.js";
 import { boot, state } from "./state.js";
@@ -67,6 +69,12 @@ function onKey(event) {
     case "e":
       if (state.openId) updateConversation({ status: "resolved" });
       break;
+    case "l":
+      if (state.openId) {
+        event.preventDefault();
+        openLabelPicker();
+      }
+      break;
     case "/":
       event.preventDefault();
       $("search").focus();
@@ -85,6 +93,7 @@ function wire() {
   wireHeader();
   wireComposer();
   wireTemplates();
+  wireLabels(setFilter);
   wireNotifications();
   wireSocket();
   $("show-shortcuts").addEventListener("click", () => $("shortcuts-dialog").showModal());

@@ -1,0 +1,121 @@
+"""Labels in the inbox, end to end in real Chromium (two agents where
+working together is the point). Every page is watched for CSP violations and script errors."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations.models import Conversation, Label, Message
+from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def row(page, conversation_id):
+    return page.locator(f'#conversation-list li[data-id="{conversation_id}"]')
+
+
+def whatsapp_conversation(name="Dana Whitfield", phone="+14155550123", hours_since_inbound=1):
+    moment = timezone.now() - timedelta(hours=hours_since_inbound)
+    contact = ContactFactory(display_name=name, phone=phone)
+    conversation = ConversationFactory(contact=contact, channel="whatsapp", last_inbound_at=moment, last_message_at=moment)
+    message = MessageFactory(conversation=conversation, text="Hi, where is my order?", created_at=moment)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message=message)
+    return conversation
+
+
+def live(*pages):
+    for page in pages:
+        expect(page.locator("#connection")).to_have_text("Live")
+
+
+def test_an_agent_labels_with_the_keyboard_and_a_colleague_sees_it_live(pages, agent, other_agent):
+    Label.objects.create(name="billing", colour="#2563eb")
+    Label.objects.create(name="vip", colour="#fde68a")
+    conversation = whatsapp_conversation()
+    alice = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    bob = pages.open(other_agent)
+    live(alice, bob)
+    expect(alice.locator("#thread-name")).to_have_text("Dana Whitfield")
+
+    alice.keyboard.press("l")
+    expect(alice.locator("#label-filter")).to_be_focused()
+    alice.keyboard.type("bil")
+    expect(alice.locator("#label-options .label-option")).to_have_count(1)
+    alice.keyboard.press("Enter")
+    expect(alice.locator("#thread-labels .label-chip")).to_have_text(["billing"])
+    expect(row(alice, conversation.pk).locator(".label-chip")).to_have_text(["billing"])
+    expect(row(bob, conversation.pk).locator(".label-chip")).to_have_text(["billing"], timeout=3000)
+
+    for _ in "bil":
+        alice.keyboard.press("Backspace")
+    expect(alice.locator("#label-options .label-option")).to_have_count(2)
+    alice.keyboard.press("ArrowDown")
+    alice.keyboard.press("ArrowDown")
+    expect(alice.locator('#label-options [data-name="vip"]')).to_be_focused()
+    alice.keyboard.press(" ")
+    expect(alice.locator('#label-options [data-name="vip"]')).to_have_attribute("aria-checked", "true")
+    alice.keyboard.press("Escape")
+    expect(alice.locator("#label-picker")).to_be_hidden()
+    expect(alice.locator("#edit-labels")).to_be_focused()
+    expect(row(bob, conversation.pk).locator(".label-chip")).to_have_text(["billing", "vip"], timeout=3000)
+
+    # The colour comes through the CSSOM (no CSP violation), with ink that reads on it.
+    chips = alice.locator("#thread-labels .label-chip")
+    assert chips.nth(0).evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(37, 99, 235)"
+    assert chips.nth(1).evaluate("e => getComputedStyle(e).color") == "rgb(27, 36, 48)"
+    assert sorted(Conversation.objects.get(pk=conversation.pk).labels.values_list("name", flat=True)) == ["billing", "vip"]
+    assert list(Message.objects.filter(kind="activity").order_by("id").values_list("text", flat=True)) == [
+        "Labels: +billing", "Labels: +vip"
+    ]
+
+    # Bob takes one off from his page; Alice's header follows.
+    row(bob, conversation.pk).click()
+    bob.click("#edit-labels")
+    bob.click('#label-options [data-name="billing"]')
+    expect(alice.locator("#thread-labels .label-chip")).to_have_text(["vip"], timeout=3000)
+
+
+def test_the_list_filters_by_label_and_follows_label_changes_live(pages, agent, other_agent):
+    billing = Label.objects.create(name="billing", colour="#2563eb")
+    labelled = whatsapp_conversation(name="Ann", phone="+14155550301", hours_since_inbound=1)
+    labelled.labels.add(billing)
+    other = whatsapp_conversation(name="Ben", phone="+14155550302", hours_since_inbound=2)
+    alice = pages.open(agent)
+    bob = pages.open(other_agent, path=f"/inbox/{other.pk}/")
+    live(alice, bob)
+    expect(alice.locator("#conversation-list .conv")).to_have_count(2)
+
+    alice.select_option("#label-filter-select", label="billing")
+    expect(alice.locator("#conversation-list .conv")).to_have_count(1)
+    expect(row(alice, labelled.pk)).to_be_visible()
+    expect(alice.locator("[data-count=all]")).to_have_text("1")
+
+    bob.click("#edit-labels")
+    bob.click('#label-options [data-name="billing"]')
+    expect(row(alice, other.pk)).to_be_visible(timeout=3000)  # now labelled: it joins the filtered list
+    expect(alice.locator("[data-count=all]")).to_have_text("2", timeout=5000)
+    bob.click('#label-options [data-name="billing"]')
+    expect(row(alice, other.pk)).to_have_count(0, timeout=3000)
+
+    alice.select_option("#label-filter-select", label="All labels")
+    expect(alice.locator("#conversation-list .conv")).to_have_count(2)
+
+
+def test_a_hostile_label_name_is_shown_as_text_everywhere(pages, agent):
+    hostile = '<img src=x onerror="window.__xss=1">vip'
+    conversation = whatsapp_conversation()
+    conversation.labels.add(Label.objects.create(name=hostile, colour="#111111"))
+    page = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    live(page)
+    expect(row(page, conversation.pk).locator(".label-chip")).to_have_text([hostile])
+    expect(page.locator("#thread-labels .label-chip")).to_have_text([hostile])
+    expect(page.locator("#label-filter-select option").nth(1)).to_have_text(hostile)
+    page.click("#edit-labels")
+    expect(page.locator("#label-options .label-chip")).to_have_text([hostile])
+    assert page.locator("img[src=x]").count() == 0
+    assert page.evaluate("window.__xss") == 0

@@ -11,6 +11,7 @@
  *   composer.js       the composer and its drafts; sending
  *   templates.js      the WhatsApp template dialog
  *   labels.js         label chips, the label picker and the list's label filter
+ *   canned.js         the composer's canned-reply picker ("/")
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
@@ -20,6 +21,7 @@
  */
 
 import { api } from "./api.js";
+import { wireCanned } from "./canned.js";
 import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
@@ -94,6 +96,7 @@ function wire() {
   wireComposer();
   wireTemplates();
   wireLabels(setFilter);
+  wireCanned();
   wireNotifications();
   wireSocket();
   $("show-shortcuts").addEventListener("click", () => $("shortcuts-dialog").showModal());

@@ -1,16 +1,15 @@
 """Labels: staff define them, agents set them on conversations, the inbox list filters by them."""
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from conversations.models import Conversation, InboxEvent, Label, Message
 from conversations.serializers import ConversationSerializer
 from conversations.services.labels import conversation_labels_change
-from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
+from conversations.tests.factories import ContactFactory, MessageFactory
+from conversations.tests.test_inbox_api import conversation_at
 from messaging_site.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +26,6 @@ def billing():
 @pytest.fixture
 def vip():
     return Label.objects.create(name="VIP", colour="#f59e0b")
-
-
-def conversation_at(minutes_ago: int, **kwargs) -> Conversation:
-    moment = timezone.now() - timedelta(minutes=minutes_ago)
-    return ConversationFactory(last_message_at=moment, last_inbound_at=moment, **kwargs)
 
 
 def ids(response) -> list[int]:

@@ -1,31 +1,16 @@
 """Labels and canned replies in the inbox, end to end in real Chromium (two agents where
 working together is the point). Every page is watched for CSP violations and script errors."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from conversations.models import CannedReply, Conversation, Label, Message
-from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory, MessageTemplateFactory
+from conversations.tests.factories import MessageTemplateFactory
+from conversations.tests.test_inbox_browser import row, whatsapp_conversation
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def row(page, conversation_id):
-    return page.locator(f'#conversation-list li[data-id="{conversation_id}"]')
-
-
-def whatsapp_conversation(name="Dana Whitfield", phone="+14155550123", hours_since_inbound=1):
-    moment = timezone.now() - timedelta(hours=hours_since_inbound)
-    contact = ContactFactory(display_name=name, phone=phone)
-    conversation = ConversationFactory(contact=contact, channel="whatsapp", last_inbound_at=moment, last_message_at=moment)
-    message = MessageFactory(conversation=conversation, text="Hi, where is my order?", created_at=moment)
-    Conversation.objects.filter(pk=conversation.pk).update(last_message=message)
-    return conversation
 
 
 def live(*pages):

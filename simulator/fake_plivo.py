@@ -137,7 +137,7 @@ class FakePlivoAPI:
         self.latency = latency
         self.jitter = jitter
         # (requests, seconds): Plivo's account limit, beyond which it answers 429; None: no limit.
-        self.rate_limit = rate_limit
+        self.rate_limit = self._initial_rate_limit = rate_limit
         self._admitted: deque[float] = deque()
         self._clock, self._sleep = clock, sleep  # tests give their own
         self.auth_token = auth_token
@@ -171,6 +171,7 @@ class FakePlivoAPI:
             self._read_marked.clear()
             self.carrier_opt_outs.clear()
             self.transient_failure_rate = 0.0
+            self.rate_limit = self._initial_rate_limit
             self._admitted.clear()
         self.reporter.cancel_all()
 

@@ -10,7 +10,8 @@ so all worker processes share them; with SQLite they live in the process.
 The account bucket runs at `ACCOUNT_HEADROOM` of PLIVO_API_RATE_LIMIT: a request sent on time
 can arrive late (network jitter, a busy machine), and evenly spaced requests shifted by up to
 a quarter second still fit Plivo's window. A 429 pauses the account bucket for Retry-After
-(default `RATE_LIMITED_PAUSE_SECONDS`).
+(default `RATE_LIMITED_PAUSE_SECONDS`: Plivo's window frees a slot every interval,
+so a short pause costs little; a longer Retry-After is honoured, up to 5 minutes).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from conversations.sql import table
 
 ACCOUNT_KEY = "account"
 ACCOUNT_HEADROOM = 0.95
-RATE_LIMITED_PAUSE_SECONDS = 1.0
+RATE_LIMITED_PAUSE_SECONDS = 0.25
 RATE_LIMITED_PAUSE_MAX_SECONDS = 300.0
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*s\s*$")
 
@@ -108,7 +109,8 @@ def request_turn(*, sender: str | None = None, within: float | None = None) -> f
 
 
 def rate_limited(*, retry_after: float | None) -> float:
-    """Plivo answered 429: no request from any worker for Retry-After (or a second). Returns the pause."""
+    """Plivo answered 429: no request from any worker for Retry-After (or a quarter second).
+    Returns the pause."""
     pause = min(retry_after or RATE_LIMITED_PAUSE_SECONDS, RATE_LIMITED_PAUSE_MAX_SECONDS)
     _buckets().pause(ACCOUNT_KEY, pause)
     return pause

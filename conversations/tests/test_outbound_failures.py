@@ -71,8 +71,12 @@ def test_agent_sees_the_retry_while_it_waits(fake_plivo, conversation):
     # First backoff: base 20 s with jitter, between 20 and 40 s.
     assert before + timedelta(seconds=20) <= job.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert (job.state, job.lease_expires_at) == ("pending", None)
+    assert message.next_attempt_at == job.next_attempt_at and message.error_code == "plivo_unavailable"
     updated = InboxEvent.objects.filter(type="message.updated").last()
     assert updated.data["message"]["error_message"] == message.error_message
+    # What the inbox shows: "Plivo busy, retrying in 30 s".
+    assert updated.data["message"]["retry_reason"] == "Plivo busy"
+    assert updated.data["message"]["next_attempt_at"] == job.next_attempt_at.isoformat().replace("+00:00", "Z")
     # Not due yet: a worker does not pick it up early.
     assert outbound_job_process(message_id=message.pk) is None
     assert len(fake_plivo.sends()) == 1

@@ -116,10 +116,10 @@ def rate_limited(*, retry_after: float | None) -> float:
     return pause
 
 
-def reset() -> None:
-    """Forget every bucket (tests)."""
+def reset(*, database: bool = True) -> None:
+    """Forget every bucket (tests): this process's, and with `database` the shared ones."""
     _local_buckets.clear()
-    if connection.vendor == "postgresql":
+    if database and connection.vendor == "postgresql":
         PlivoPacing.objects.all().delete()
 
 

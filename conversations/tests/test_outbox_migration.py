@@ -1,17 +1,23 @@
-"""Migration 0007: work queued under django-tasks carries over, and its task table goes."""
+"""The outbox migration: work queued under django-tasks carries over, and its task table goes."""
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from conversations.models import MessageStatus
 from conversations.outbound import outbound_job_process
 
-BEFORE = [("conversations", "0006_agents_group"), ("contenttypes", "0002_remove_content_type_name")]
-AFTER = [("conversations", "0007_outbox_engine")]
 TASK_TABLE = "django_tasks_database_dbtaskresult"
+
+
+def outbox_migration() -> tuple[list, list]:
+    """(the state just before the outbox migration, just after it), whatever its number."""
+    loader = MigrationLoader(connection)
+    key = next(key for key in loader.disk_migrations if key[0] == "conversations" and key[1].endswith("_outbox_engine"))
+    return list(loader.disk_migrations[key].dependencies), [key]
 
 
 def migrate(targets):
@@ -20,9 +26,17 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture
+def latest_schema_afterwards():
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_queued_work_stays_sendable_and_the_task_table_is_dropped(fake_plivo):
-    old = migrate(BEFORE)
+def test_queued_work_stays_sendable_and_the_task_table_is_dropped(fake_plivo, latest_schema_afterwards):
+    before, after = outbox_migration()
+    old = migrate(before)
     # A deployment of the django-tasks days: its table, migration records and content type.
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {TASK_TABLE} (id varchar(64) PRIMARY KEY, status varchar(10))")
@@ -46,7 +60,7 @@ def test_queued_work_stays_sendable_and_the_task_table_is_dropped(fake_plivo):
     silent = outbound("sending", state="accepted", attempts=1)
     Message.objects.filter(pk=silent).update(plivo_message_uuid="never-reported")
 
-    new = migrate(AFTER)
+    new = migrate(after)
     assert TASK_TABLE not in connection.introspection.table_names()
     assert not MigrationRecorder(connection).migration_qs.filter(app="django_tasks_database").exists()
     assert not new.get_model("contenttypes", "ContentType").objects.filter(app_label="django_tasks_database").exists()

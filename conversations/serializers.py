@@ -7,9 +7,14 @@ from rest_framework import serializers
 
 from conversations.models import CannedReply, Contact, Conversation, Label, Message, MessageStatusEvent, MessageTemplate
 from conversations.selectors.labels import conversation_labels
+from conversations.plivo_errors import RETRY_REASONS
 
 
 _DATETIME = serializers.DateTimeField()
+
+
+def _retry_reason(message) -> str:
+    return RETRY_REASONS.get(message.error_code, "") if message.next_attempt_at else ""
 
 
 def _iso(value):
@@ -155,6 +160,8 @@ class MessageSerializer(serializers.ModelSerializer):
     reply_to = ReplyToSerializer(read_only=True)
     payload = serializers.JSONField(source="structured", read_only=True)
     unconfirmed = serializers.SerializerMethodField()
+    retry_reason = serializers.SerializerMethodField(
+        help_text='While an automatic retry waits (`next_attempt_at`): why, in a few words ("Plivo busy").')
 
     class Meta:
         model = Message
@@ -171,6 +178,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "unconfirmed",
+            "next_attempt_at",
+            "retry_reason",
             "sent_by",
             "plivo_message_uuid",
             "idempotency_key",
@@ -185,6 +194,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
     def get_unconfirmed(self, message) -> bool:
         return message.unconfirmed_since is not None
+
+    def get_retry_reason(self, message) -> str:
+        return _retry_reason(message)
 
     def to_representation(self, message) -> dict:
         # Written out by hand like ConversationSerializer's: every webhook's event runs it. A
@@ -208,6 +220,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code": message.error_code,
             "error_message": message.error_message,
             "unconfirmed": message.unconfirmed_since is not None,
+            "next_attempt_at": _iso(message.next_attempt_at),
+            "retry_reason": _retry_reason(message),
             "sent_by": None
             if sent_by is None
             else {"id": sent_by.id, "username": sent_by.username, "name": sent_by.get_full_name() or sent_by.username},

@@ -26,6 +26,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from conversations.background import embedded_start
 from conversations.events import inbox_events_prune
 from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, worker_name_set
+from conversations.services.snooze import conversations_wake_snoozed
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class OutboundWorker:
         try:
             counts = outbound_sweep()
             abandoned = tasks_abandoned_fail()
+            conversations_wake_snoozed()
         except OperationalError as exc:
             if is_locked_database_exception(exc):
                 return

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
@@ -66,6 +67,27 @@ def conversation_assign(*, conversation: Conversation, assignee, by) -> Conversa
         activity_record(conversation=conversation, actor=by, action="assigned", text=text,
                         details={"assignee_id": assignee.pk})
     return conversation
+
+
+def conversation_auto_assign_on_reply(*, conversation: Conversation, agent) -> bool:
+    """With AUTO_ASSIGN_ON_REPLY, an agent's reply in an unassigned conversation makes it
+    theirs. Call inside the send's transaction. True when it assigned."""
+    if not settings.AUTO_ASSIGN_ON_REPLY or agent is None or conversation.assignee_id is not None:
+        return False
+    if not user_is_agent(agent):
+        return False
+    # Conditional: of two agents replying at once, only the first takes it.
+    if not Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
+        assignee=agent, updated_at=timezone.now()
+    ):
+        return False
+    conversation = Conversation.objects.select_related("contact", "assignee", "last_message").get(pk=conversation.pk)
+    events.broadcast_on_commit(events.conversation_updated_event(conversation))
+    activity_record(
+        conversation=conversation, actor=agent, action="auto_assigned",
+        text=f"Assigned to {agent_name(agent)} on their reply", details={"assignee_id": agent.pk},
+    )
+    return True
 
 
 def conversation_mark_read(*, conversation: Conversation) -> Conversation:

@@ -25,16 +25,7 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
         raise ApplicationError(
             f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text", code="too_long"
         )
-    note = Message.objects.create(
-        conversation=conversation,
-        direction=Message.Direction.INTERNAL,
-        kind=Message.Kind.NOTE,
-        status="",
-        text=text,
-        sent_by=author,
-    )
-    events.broadcast_on_commit(events.message_created_event(note))
-    return note
+    return _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author)
 
 
 def activity_record(
@@ -43,14 +34,21 @@ def activity_record(
     """A small entry between messages ("Alice assigned this to Bob"). `action` is a stable name
     (`assigned`, `resolved`, `snoozed`, `labelled`, ...) for programs; `text` is what agents read.
     `actor` is None for what Parley did by itself (a snooze ending). Call inside the change's transaction."""
+    structured = {"activity": {"action": action, **(details or {})}}
+    return _internal_entry(
+        conversation=conversation, kind=Message.Kind.ACTIVITY, text=text, by=actor, structured=structured, batch=batch
+    )
+
+
+def _internal_entry(*, conversation: Conversation, kind: str, text: str, by, structured=None, batch=None) -> Message:
     entry = Message.objects.create(
         conversation=conversation,
         direction=Message.Direction.INTERNAL,
-        kind=Message.Kind.ACTIVITY,
+        kind=kind,
         status="",
         text=text,
-        sent_by=actor,
-        structured={"activity": {"action": action, **(details or {})}},
+        sent_by=by,
+        structured=structured or {},
     )
     events.broadcast_on_commit(events.message_created_event(entry), batch=batch)
     return entry

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from conversations.models import Conversation, Message
+from conversations.services.thread_entries import note_add
 from conversations.tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +75,6 @@ def test_a_replayed_request_records_nothing_twice(agent_client, agent):
 
 
 def test_a_note_is_not_a_reply(agent, agent_client):
-    from conversations.services.thread_entries import note_add
-
     conversation = ConversationFactory()
     note_add(conversation=conversation, author=agent, text="Looking into it")
     conversation.refresh_from_db()

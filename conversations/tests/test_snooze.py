@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation, InboxEvent, Message
 from conversations.outbound_worker import OutboundWorker
-from conversations.services.snooze import conversations_wake_snoozed
+from conversations.services.snooze import conversations_wake_snoozed, snooze_activity_text
 from conversations.tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +36,6 @@ def test_snoozing_leaves_open_and_records_until_when(agent_client, agent):
 
 
 def test_activity_text_names_the_day_and_time(agent):
-    from conversations.services.snooze import snooze_activity_text
-
     with time_machine.travel("2030-01-07 12:00Z"):  # a Monday
         assert snooze_activity_text(by="Alice", until=timezone.now() + timedelta(days=1, hours=-3)) == \
             "Snoozed by Alice until Tue 09:00"

@@ -12,6 +12,11 @@
  *   templates.js      the WhatsApp template dialog
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
+ *   activity.js       activity entries in the thread ("Resolved by Alice")
+ *   snooze.js         snooze presets, their menu, how a snooze is shown
+ *   bulk.js           row checkboxes and the bulk bar
+ *   presence.js       "Alice is viewing" / "Alice is typing…" through the socket
+ *   assignment_warning.js  "Assigned to Bob – reply anyway?" before a reply
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
  *
  * Attacker-controlled text (names, messages, URLs) only ever reaches the DOM via textContent
@@ -19,12 +24,15 @@
  */
 
 import { api } from "./api.js";
+import { wireAssignmentWarning } from "./assignment_warning.js";
+import { wireBulk } from "./bulk.js";
 import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
-import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
+import { contactPanelOpen, openSnoozeMenu, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { loadList, renderRows, rowFor, wireList } from "./list.js";
 import { wireNotifications } from "./notifications.js";
+import { wirePresence } from "./presence.js";
 import { connect, wireSocket } from "./socket.js";
 import { boot, state } from "./state.js";
 import { wireTemplates } from "./templates.js";
@@ -67,6 +75,9 @@ function onKey(event) {
     case "e":
       if (state.openId) updateConversation({ status: "resolved" });
       break;
+    case "z":
+      openSnoozeMenu();
+      break;
     case "/":
       event.preventDefault();
       $("search").focus();
@@ -87,6 +98,9 @@ function wire() {
   wireTemplates();
   wireNotifications();
   wireSocket();
+  wireBulk();
+  wirePresence();
+  wireAssignmentWarning();
   $("show-shortcuts").addEventListener("click", () => $("shortcuts-dialog").showModal());
   document.addEventListener("keydown", onKey);
   window.addEventListener("popstate", () => {

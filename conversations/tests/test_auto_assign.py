@@ -1,22 +1,15 @@
 """AUTO_ASSIGN_ON_REPLY: an agent's reply in an unassigned conversation makes it theirs."""
 
 import pytest
-from django.core.cache import cache
 
 from conversations.models import Conversation, Message
 from conversations.services.thread_entries import note_add
 from conversations.tests.factories import ConversationFactory
+from conversations.tests.test_api_messages import fresh_throttle  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.django_db
 
 SEND = "/api/v1/messages/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def reply(client, conversation, text="On it!", **headers):

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
+
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)
 
@@ -77,6 +79,7 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    labels = models.ManyToManyField("Label", blank=True, related_name="conversations")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,9 +2,11 @@
 these output serializers, so a message is described the same way everywhere."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate
+from conversations.models import CannedReply, Contact, Conversation, Label, Message, MessageStatusEvent, MessageTemplate
+from conversations.selectors.labels import conversation_labels
 
 
 _DATETIME = serializers.DateTimeField()
@@ -53,9 +55,18 @@ class MessagePreviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConversationSerializer(serializers.ModelSerializer):
-    """Select `contact`, `assignee` and `last_message` with the queryset (no N+1)."""
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["name", "colour"]
+        read_only_fields = fields
 
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """Select `contact`, `assignee` and `last_message` with the queryset, and its labels with
+    `selectors.labels.with_label_summaries` (no N+1)."""
+
+    labels = serializers.SerializerMethodField()
     contact = ContactSerializer(read_only=True)
     assignee = AgentSerializer(read_only=True)
     last_message = MessagePreviewSerializer(read_only=True)
@@ -72,6 +83,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id": conversation.id,
             "channel": conversation.channel,
             "status": conversation.status,
+            "labels": conversation_labels(conversation),
             "contact": {
                 "id": contact.id,
                 "phone": contact.phone,
@@ -110,6 +122,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id",
             "channel",
             "status",
+            "labels",
             "contact",
             "assignee",
             "last_message",
@@ -121,6 +134,10 @@ class ConversationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LabelSerializer(many=True))
+    def get_labels(self, conversation) -> list[dict]:
+        return conversation_labels(conversation)
 
 
 class ReplyToSerializer(serializers.ModelSerializer):
@@ -236,3 +253,20 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
 
     def get_parameter_slots(self, template) -> dict:
         return template.parameter_slots()
+
+
+class CannedReplySerializer(serializers.ModelSerializer):
+    filled_text = serializers.SerializerMethodField(
+        help_text="`text` with its placeholders filled for `conversation_id`'s contact and you (null without it)."
+    )
+
+    class Meta:
+        model = CannedReply
+        fields = ["id", "shortcut", "title", "text", "filled_text"]
+        read_only_fields = fields
+
+    def get_filled_text(self, reply) -> str | None:
+        conversation, agent = self.context.get("conversation"), self.context.get("agent")
+        if conversation is None or agent is None:
+            return None
+        return reply.fill(contact=conversation.contact, agent=agent)

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, bulk, contacts, conversations, events, messages, templates
+from conversations.api import agents, bulk, canned_replies, contacts, conversations, events, labels, messages, templates
 
 app_name = "api"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     *contacts.urlpatterns,
     *agents.urlpatterns,
     *events.urlpatterns,
+    *labels.urlpatterns,
+    *canned_replies.urlpatterns,
 ]

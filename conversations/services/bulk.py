@@ -11,6 +11,7 @@ change is pushed to other agents as soon as it commits.
 from dataclasses import dataclass
 
 from conversations.models import Conversation
+from conversations.selectors.labels import with_label_summaries
 from conversations.services.conversations import UNSET, assignee_get, conversation_change_check, conversation_update
 from messaging_site.errors import ApplicationError
 
@@ -49,7 +50,7 @@ def conversations_bulk_update(
             results.append(BulkResult(id=pk, error=refused))
             continue
         results.append(BulkResult(id=pk))
-    changed = Conversation.objects.select_related("contact", "assignee", "last_message").in_bulk(
+    changed = with_label_summaries(Conversation.objects.select_related("contact", "assignee", "last_message")).in_bulk(
         [result.id for result in results if result.error is None]
     )
     for result in results:

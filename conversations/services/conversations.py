@@ -6,6 +6,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, Conversation
 from conversations.permissions import user_is_agent
+from conversations.services.labels import conversation_labels_set
 from conversations.services.snooze import snooze_activity_text, snooze_time_check
 from conversations.services.thread_entries import activity_record
 from conversations.sql import copy_columns, db_datetime, table, update_returning
@@ -215,10 +216,17 @@ def assignee_get(assignee_id):
 
 @transaction.atomic
 def conversation_update(
-    *, conversation: Conversation, by, status: str | None = None, assignee_id=UNSET, snoozed_until=None
+    *,
+    conversation: Conversation,
+    by,
+    status: str | None = None,
+    assignee_id=UNSET,
+    snoozed_until=None,
+    labels: list[str] | None = None,
 ) -> Conversation:
-    """An agent's change of status and/or assignee (`assignee_id=None` unassigns), all or
-    nothing. `status="snoozed"` needs `snoozed_until`, a time in the future."""
+    """An agent's change of status, assignee (`assignee_id=None` unassigns) and/or labels (the
+    full set, by name), all or nothing. `status="snoozed"` needs `snoozed_until`, a time in the
+    future."""
     conversation_change_check(status=status, snoozed_until=snoozed_until)
     if assignee_id is not UNSET:
         conversation = conversation_assign_by_agent(conversation=conversation, assignee=assignee_get(assignee_id), by=by)
@@ -230,4 +238,6 @@ def conversation_update(
             .get(pk=conversation.pk)
         )
         conversation = conversation_set_status(conversation=locked, status=status, by=by, snoozed_until=snoozed_until)
+    if labels is not None:
+        conversation = conversation_labels_set(conversation=conversation, by=by, names=labels)
     return conversation

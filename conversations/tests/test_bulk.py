@@ -99,3 +99,4 @@ def test_only_agents_may_use_it(api_client, outsider):
     assert api_client.post(BULK, {"ids": [conversation.pk], "status": "resolved"}, format="json").status_code == 403
     conversation.refresh_from_db()
     assert conversation.status == "open"
+

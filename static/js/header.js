@@ -6,6 +6,7 @@ import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, windowBadge } from "./format.js";
 import { attachSnoozeMenu, renderSnoozeState } from "./snooze.js";
+import { renderThreadLabels } from "./labels.js";
 import { state } from "./state.js";
 
 let snoozeMenu = null;
@@ -46,6 +47,7 @@ export function renderThreadHeader() {
   $("thread-name").textContent = contactName(conv);
   $("thread-channel").textContent = channelLabel(conv.channel);
   $("thread-phone").textContent = conv.contact.phone;
+  renderThreadLabels(conv);
   const badge = windowBadge(conv);
   $("thread-window").hidden = !badge;
   if (badge) {

@@ -10,6 +10,8 @@
  *   messages.js       how one message is drawn
  *   composer.js       the composer and its drafts; sending
  *   templates.js      the WhatsApp template dialog
+ *   labels.js         label chips, the label picker and the list's label filter
+ *   canned.js         the composer's canned-reply picker ("/")
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
  *   activity.js       activity entries in the thread ("Resolved by Alice")
@@ -26,11 +28,13 @@
 import { api } from "./api.js";
 import { wireAssignmentWarning } from "./assignment_warning.js";
 import { wireBulk } from "./bulk.js";
+import { wireCanned } from "./canned.js";
 import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { contactPanelOpen, openSnoozeMenu, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
-import { loadList, renderRows, rowFor, wireList } from "./list.js";
+import { openLabelPicker, wireLabels } from "./labels.js";
+import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
 import { wireNotifications } from "./notifications.js";
 import { wirePresence } from "./presence.js";
 import { connect, wireSocket } from "./socket.js";
@@ -78,6 +82,12 @@ function onKey(event) {
     case "z":
       openSnoozeMenu();
       break;
+    case "l":
+      if (state.openId) {
+        event.preventDefault();
+        openLabelPicker();
+      }
+      break;
     case "/":
       event.preventDefault();
       $("search").focus();
@@ -96,6 +106,8 @@ function wire() {
   wireHeader();
   wireComposer();
   wireTemplates();
+  wireLabels(setFilter);
+  wireCanned();
   wireNotifications();
   wireSocket();
   wireBulk();

@@ -3,7 +3,8 @@
 The socket carries no commands and no history: the page fetches state over REST and, after a
 reconnect, replays `/api/v1/events/?after=<cursor>`. Events arrive from `conversations.events`
 through the channel layer group `inbox`; `user.<id>` lets logout, deactivation or loss of the
-agent role close all of one user's sockets.
+agent role close all of one user's sockets. The one thing a page sends besides its heartbeat
+is presence (`conversations.presence`), passed on to the other agents and never stored.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ from redis.exceptions import RedisError
 
 from conversations import events
 from conversations.permissions import user_is_agent
+from conversations.presence import PresenceThrottle, presence_event, presence_parse
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +29,18 @@ CLOSE_SESSION_REVOKED = 4401
 GROUP_DISCARD_ATTEMPTS = 4
 
 
+def _agent_identity(user) -> dict | None:
+    """{id, name} of an agent as presence shows them; None for anyone else."""
+    if not user_is_agent(user):
+        return None
+    return {"id": user.pk, "name": user.get_full_name() or user.username}
+
+
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: tuple = ()
     membership_renewal: asyncio.Task | None = None
+    identity: dict | None = None
+    viewing: int | None = None  # the conversation this socket last said it views or types in
 
     async def __call__(self, scope, receive, send):
         # When the channel layer's receive raises (Redis lost), channels ends the consumer without
@@ -42,10 +53,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        if not await database_sync_to_async(user_is_agent)(user):
+        self.identity = await database_sync_to_async(_agent_identity)(user)
+        if self.identity is None:
             # Closing before accept() refuses the handshake (HTTP 403).
             await self.close(code=CLOSE_NOT_AGENT)
             return
+        self.presence_throttle = PresenceThrottle()
         self.groups_joined = (events.INBOX_GROUP, events.user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -56,6 +69,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "hello"})
 
     async def disconnect(self, code):
+        if self.viewing is not None and self.groups_joined:
+            # Best effort: others would see the notice expire a few seconds later anyway.
+            try:
+                await self.presence_send(self.viewing, "left")
+            except RedisError:
+                pass
         await self.leave_groups()
 
     async def renew_memberships(self):
@@ -94,9 +113,26 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 await asyncio.sleep(0.2 * 2 ** (attempt - 1))
 
     async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            return
         # Heartbeat: the page pings so that it notices a dead connection (and NATs keep it open).
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "presence" and (parsed := presence_parse(content)):
+            if self.presence_throttle.allow(*parsed):
+                await self.presence_send(*parsed)
+
+    async def presence_send(self, conversation_id: int, state: str):
+        self.viewing = None if state == "left" else conversation_id
+        await self.channel_layer.group_send(events.INBOX_GROUP, {
+            "type": "inbox.presence",
+            "from_channel": self.channel_name,
+            "event": presence_event(user=self.identity, conversation_id=conversation_id, state=state),
+        })
+
+    async def inbox_presence(self, message):
+        if message["from_channel"] != self.channel_name:  # a page knows what it said itself
+            await self.send_json(message["event"])
 
     async def inbox_events(self, message):
         for event in message["events"]:

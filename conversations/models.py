@@ -59,6 +59,8 @@ class Conversation(models.Model):
         OPEN = "open", "Open"
         PENDING = "pending", "Pending"
         RESOLVED = "resolved", "Resolved"
+        # Out of Open until `snoozed_until` or the customer's next message, whichever comes first.
+        SNOOZED = "snoozed", "Snoozed"
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -76,6 +78,7 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     labels = models.ManyToManyField("Label", blank=True, related_name="conversations")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -85,13 +88,19 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "channel"], name="one_conversation_per_contact_channel"),
             models.CheckConstraint(condition=Q(channel__in=Channel.values), name="conversation_channel_valid"),
-            models.CheckConstraint(condition=Q(status__in=["open", "pending", "resolved"]), name="conversation_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=["open", "pending", "resolved", "snoozed"]), name="conversation_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status="snoozed", snoozed_until__isnull=False) | (~Q(status="snoozed") & Q(snoozed_until__isnull=True)),
+                name="conversation_snoozed_has_time",
+            ),
         ]
         indexes = [
             # The inbox list: a status tab, optionally one assignee, newest activity first.
             models.Index(F("status"), F("last_message_at").desc(), F("id").desc(), name="conv_status_recent"),
             models.Index(F("assignee"), F("status"), F("last_message_at").desc(), F("id").desc(), name="conv_assignee_recent"),
             models.Index(F("last_message_at").desc(), F("id").desc(), name="conv_recent"),
+            # The wake-up chore: snoozes that are due.
+            models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="conv_snooze_due"),
         ]
 
     def __str__(self):

@@ -117,6 +117,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_inbound_at": _iso(conversation.last_inbound_at),
             "window_expires_at": _iso(conversation.window_expires_at),
             "unread_count": conversation.unread_count,
+            "snoozed_until": _iso(conversation.snoozed_until),
             "updated_at": _iso(conversation.updated_at),
         }
 
@@ -134,6 +135,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_inbound_at",
             "window_expires_at",
             "unread_count",
+            "snoozed_until",
             "updated_at",
         ]
         read_only_fields = fields

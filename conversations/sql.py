@@ -62,10 +62,15 @@ def insert_row(instance: Model, *, unless_conflict_on: str | None = None, notify
     return True
 
 
-def update_returning(model: type[Model], *, assignments: str, where: str, params: list) -> Model | None:
-    """`UPDATE <table> SET <assignments> WHERE <where> RETURNING *` as a model instance (None:
-    no row matched). SET expressions see the row as it was before the update."""
-    rows = list(model.objects.raw(f"UPDATE {table(model)} SET {assignments} WHERE {where} RETURNING *", params))
+def update_returning(
+    model: type[Model], *, assignments: str, where: str, params: list, from_: str = "", returning: str = "*"
+) -> Model | None:
+    """`UPDATE <table> SET <assignments> [FROM <from_>] WHERE <where> RETURNING <returning>` as a
+    model instance (None: no row matched); extra returned columns become its attributes. SET
+    expressions see the row as it was before the update; `params` fill the clauses in order."""
+    from_clause = f" FROM {from_}" if from_ else ""
+    sql = f"UPDATE {table(model)} SET {assignments}{from_clause} WHERE {where} RETURNING {returning}"
+    rows = list(model.objects.raw(sql, params))
     return rows[0] if rows else None
 
 

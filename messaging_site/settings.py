@@ -194,6 +194,8 @@ OUTBOUND_REPORT_TIMEOUT_SECONDS = env.int("OUTBOUND_REPORT_TIMEOUT_SECONDS", def
 # reloads instead of catching up.
 INBOX_EVENT_RETENTION_DAYS = env.int("INBOX_EVENT_RETENTION_DAYS", default=7)
 OUTBOUND_SEND_RATE = env.str("OUTBOUND_SEND_RATE", default="60/min")
+# An agent's reply in an unassigned conversation assigns it to them.
+AUTO_ASSIGN_ON_REPLY = env.bool("AUTO_ASSIGN_ON_REPLY", default=True)
 
 # --- Webhook intake ----------------------------------------------------------------------------
 # Plivo's callbacks are committed as receipts and answered at once; a webhook worker applies

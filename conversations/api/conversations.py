@@ -107,6 +107,9 @@ MAX_LABELS = 20
 class ConversationUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, help_text="An agent's id, or null to unassign.")
+    snoozed_until = serializers.DateTimeField(
+        required=False, help_text='With `"status": "snoozed"`: when it wakes (ISO 8601, in the future, within a year).'
+    )
     labels = serializers.ListField(
         child=serializers.CharField(max_length=LABEL_NAME_MAX_LENGTH),
         required=False,
@@ -135,9 +138,10 @@ class ConversationDetailApi(APIView):
         operation_id="conversations_update",
         summary="Change a conversation's status, assignee or labels",
         description=(
-            "`status`: open, pending or resolved. `assignee_id`: an agent's id, or null to unassign. "
-            "`labels`: the full set of label names (an unknown name is a 400 naming `labels`); a change adds "
-            "a `labelled` activity entry to the thread.\n\n"
+            "`status`: open, pending, resolved or snoozed; snoozed needs `snoozed_until`, and the conversation "
+            "opens again at that time or as soon as the customer writes. `assignee_id`: an agent's id, or null "
+            "to unassign. `labels`: the full set of label names (an unknown name is a 400 naming `labels`). "
+            "Each change is recorded in the thread as an activity entry.\n\n"
             "Who may reassign: any agent may assign an unassigned conversation (to themselves or a colleague) "
             "and may hand on or drop a conversation assigned to themselves. Reassigning or unassigning a "
             "conversation that a colleague holds is for staff (supervisors) only: others get 403 "

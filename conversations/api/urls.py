@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, canned_replies, contacts, conversations, events, labels, messages, templates
+from conversations.api import agents, bulk, canned_replies, contacts, conversations, events, labels, messages, templates
 
 app_name = "api"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     *messages.urlpatterns,
     *templates.urlpatterns,
     *conversations.urlpatterns,
+    *bulk.urlpatterns,
     *contacts.urlpatterns,
     *agents.urlpatterns,
     *events.urlpatterns,

@@ -26,7 +26,11 @@ from conversations.outbound.transport import Result, SendOutcome, plivo_send, se
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import ERROR_REFUSED
 from conversations.services.contacts import contact_get_or_create
-from conversations.services.conversations import conversation_get_or_create, conversation_record_message
+from conversations.services.conversations import (
+    conversation_auto_assign_on_reply,
+    conversation_get_or_create,
+    conversation_record_message,
+)
 from messaging_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -110,6 +114,7 @@ def message_send(
         with transaction.atomic():
             message = _message_queue(conversation=conversation, phone=phone, channel=channel, content=content,
                                      sent_by=sent_by, idempotency_key=idempotency_key, priority=priority)
+            conversation_auto_assign_on_reply(conversation=message.conversation, agent=sent_by)
     except IntegrityError:
         # Two requests with the same key raced; the database let exactly one through.
         replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,

@@ -50,7 +50,7 @@ def message_receive(*, payload, received_at=None, batch: events.BroadcastBatch |
         if not insert_row(message, unless_conflict_on=PLIVO_UUID_CONFLICT):
             return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
-        conversation = conversation_record_message(conversation=conversation, message=message, inbound=True)
+        conversation = conversation_record_message(conversation=conversation, message=message, inbound=True, batch=batch)
         keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent, batch=batch)
         message.conversation = conversation
         events.broadcast_on_commit(events.message_created_event(message), batch=batch)

@@ -60,8 +60,8 @@ class Pages:
         self.problems = []
         self.expected_problems = []
 
-    def open(self, user=None, path="/inbox/", viewport=(1280, 800), init_scripts=()):
-        context = self.browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    def open(self, user=None, path="/inbox/", viewport=(1280, 800), init_scripts=(), timezone_id=None):
+        context = self.browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, timezone_id=timezone_id)
         context.add_init_script(WATCH_SCRIPT)
         for script in init_scripts:
             context.add_init_script(script)

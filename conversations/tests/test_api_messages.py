@@ -43,7 +43,7 @@ def test_sms_to_a_new_number_is_queued_and_sent(agent_client, fake_plivo, agent)
     response = post(agent_client, {"to": "+1 (415) 555-0123", "channel": "sms", "type": "text", "text": "Hi there"})
     assert response.status_code == 202, response.json()
     body = response.json()
-    message = Message.objects.get()
+    message = Message.objects.get(direction="outbound")
     assert body["id"] == message.pk and body["status"] == "queued"
     assert body["conversation_id"] == message.conversation_id
     assert body["sent_by"]["username"] == agent.username
@@ -122,7 +122,7 @@ def test_repeated_request_with_idempotency_key_sends_once(agent_client, fake_pli
     assert first.status_code == second.status_code == 202
     assert second.json()["id"] == first.json()["id"]
     assert second.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
-    assert Message.objects.get().idempotency_key == "click-42"
+    assert Message.objects.get(direction="outbound").idempotency_key == "click-42"
     drain()
     assert len(fake_plivo.sends()) == 1
     third = post(agent_client, body, **{"Idempotency-Key": "click-42"})  # after sending: the message as it is now
@@ -292,7 +292,7 @@ def test_sending_is_throttled_per_user_with_retry_after(agent_client, other_agen
     conversation = Conversation.objects.get()
     thread = agent_client.post(f"/api/v1/conversations/{conversation.pk}/messages/", {"text": "Hi"}, format="json")
     assert thread.status_code == 429 and "Retry-After" in thread.headers
-    assert Message.objects.count() == 2
+    assert Message.objects.filter(direction="outbound").count() == 2
     # Another agent has their own budget; reading is not throttled.
     other = APIClient()
     other.force_authenticate(other_agent)
@@ -312,4 +312,4 @@ def test_unconfirmed_flag_is_visible_in_the_api(agent_client, fake_plivo, settin
     from conversations.tests.support import wait_for
 
     assert wait_for(lambda: fake_plivo.accepted)
-    assert timezone.now() - timedelta(minutes=1) < Message.objects.get().unconfirmed_since
+    assert timezone.now() - timedelta(minutes=1) < Message.objects.get(direction="outbound").unconfirmed_since

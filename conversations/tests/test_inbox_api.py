@@ -153,15 +153,16 @@ class TestConversationUpdate:
     def url(self, conversation):
         return f"{LIST_URL}{conversation.pk}/"
 
-    def test_resolve_and_reopen_publish_one_event_each(self, agent_client):
+    def test_resolve_and_reopen_publish_the_change_and_its_activity_entry(self, agent_client):
         conversation = conversation_at(1)
         before = InboxEvent.objects.count()
         response = agent_client.patch(self.url(conversation), {"status": "resolved"}, format="json")
         assert response.status_code == 200 and response.json()["status"] == "resolved"
         assert agent_client.patch(self.url(conversation), {"status": "open"}, format="json").json()["status"] == "open"
         events_written = InboxEvent.objects.filter(id__gt=0).order_by("id")[before:]
-        assert [e.type for e in events_written] == ["conversation.updated", "conversation.updated"]
-        assert [e.data["conversation"]["status"] for e in events_written] == ["resolved", "open"]
+        assert [e.type for e in events_written] == ["conversation.updated", "message.created"] * 2
+        assert [e.data["conversation"]["status"] for e in events_written] == ["resolved", "resolved", "open", "open"]
+        assert [e.data["message"]["text"] for e in events_written[1::2]] == ["Resolved by Alice", "Reopened by Alice"]
 
     def test_agent_takes_unassigned_and_hands_own_to_a_colleague(self, agent_client, agent, other_agent):
         conversation = conversation_at(1)

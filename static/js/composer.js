@@ -8,6 +8,7 @@
  */
 
 import { api } from "./api.js";
+import { renderAssignmentWarning, replyMayGo } from "./assignment_warning.js";
 import { closeCannedPicker } from "./canned.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, safeUrl } from "./dom.js";
@@ -157,6 +158,7 @@ export function renderComposer() {
       : "The customer hasn't written on WhatsApp yet, so only an approved template can start this conversation.";
   }
   $("window-countdown").textContent = conv.channel === "whatsapp" && win.state !== "closed" && !blocked ? "Window closes in " + duration(win.msLeft) : "";
+  renderAssignmentWarning(conv);
   renderCounter();
 }
 
@@ -189,6 +191,7 @@ async function sendText() {
     setNotice(id, "The WhatsApp window is closed: send an approved template instead.");
     return;
   }
+  if (!replyMayGo(conv)) return;
   let body = { type: "text", text };
   let media = [];
   if (mediaValue) {

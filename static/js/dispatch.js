@@ -11,6 +11,7 @@
  *   "own-message"     (message)       the server holds this message sent by the signed-in agent
  *   "message.arrived" ({message, conversation})  a message that is news (for notifications)
  *   "pending"         ({conversationId, sent})   optimistic messages were added or dropped
+ *   "presence"        (event)         a colleague views, types in or left a conversation (never stored)
  */
 
 import { stamp } from "./format.js";
@@ -48,6 +49,9 @@ export function dispatch(event) {
       break;
     case "contact.updated":
       applyContact(payload.contact, cursor);
+      break;
+    case "presence":
+      changed("presence", event);
       break;
     case "local.message.pending":
       state.pending.set(payload.message.idempotency_key, payload.message);

@@ -5,8 +5,11 @@ import { api } from "./api.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, windowBadge } from "./format.js";
+import { attachSnoozeMenu, renderSnoozeState } from "./snooze.js";
 import { renderThreadLabels } from "./labels.js";
 import { state } from "./state.js";
+
+let snoozeMenu = null;
 
 export function showActionError(message) {
   $("action-error").textContent = message;
@@ -65,6 +68,7 @@ export function renderThreadHeader() {
   $("resolve").hidden = conv.status === "resolved";
   $("reopen").hidden = conv.status === "open";
   $("mark-pending").hidden = conv.status === "pending";
+  renderSnoozeState(conv, $("thread-snoozed"));
   // contact panel
   if (document.activeElement !== $("contact-name")) $("contact-name").value = conv.contact.display_name;
   $("contact-phone").textContent = conv.contact.phone;
@@ -89,6 +93,11 @@ function renderAgentOptions(conv) {
     options.push(option);
   }
   $("assign-other").replaceChildren(...options);
+}
+
+/** The Snooze menu of the open conversation (the z shortcut). */
+export function openSnoozeMenu() {
+  if (state.openId && snoozeMenu) snoozeMenu.open();
 }
 
 // --- the contact panel: beside the thread, or over it at phone width --------------------------
@@ -116,6 +125,7 @@ export function wireHeader() {
   $("resolve").addEventListener("click", () => updateConversation({ status: "resolved" }));
   $("reopen").addEventListener("click", () => updateConversation({ status: "open" }));
   $("mark-pending").addEventListener("click", () => updateConversation({ status: "pending" }));
+  snoozeMenu = attachSnoozeMenu($("snooze"), (until) => updateConversation({ status: "snoozed", snoozed_until: until.toISOString() }));
   $("toggle-contact").addEventListener("click", () => setContactPanel(!contactPanelOpen()));
   $("close-contact").addEventListener("click", () => setContactPanel(false));
   $("contact-backdrop").addEventListener("click", () => setContactPanel(false));

@@ -14,6 +14,11 @@
  *   canned.js         the composer's canned-reply picker ("/")
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
+ *   activity.js       activity entries in the thread ("Resolved by Alice")
+ *   snooze.js         snooze presets, their menu, how a snooze is shown
+ *   bulk.js           row checkboxes and the bulk bar
+ *   presence.js       "Alice is viewing" / "Alice is typing…" through the socket
+ *   assignment_warning.js  "Assigned to Bob – reply anyway?" before a reply
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
  *
  * Attacker-controlled text (names, messages, URLs) only ever reaches the DOM via textContent
@@ -21,14 +26,17 @@
  */
 
 import { api } from "./api.js";
+import { wireAssignmentWarning } from "./assignment_warning.js";
+import { wireBulk } from "./bulk.js";
 import { wireCanned } from "./canned.js";
 import { wireComposer, renderComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
-import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
+import { contactPanelOpen, openSnoozeMenu, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { openLabelPicker, wireLabels } from "./labels.js";
 import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
 import { wireNotifications } from "./notifications.js";
+import { wirePresence } from "./presence.js";
 import { connect, wireSocket } from "./socket.js";
 import { boot, state } from "./state.js";
 import { wireTemplates } from "./templates.js";
@@ -71,6 +79,9 @@ function onKey(event) {
     case "e":
       if (state.openId) updateConversation({ status: "resolved" });
       break;
+    case "z":
+      openSnoozeMenu();
+      break;
     case "l":
       if (state.openId) {
         event.preventDefault();
@@ -99,6 +110,9 @@ function wire() {
   wireCanned();
   wireNotifications();
   wireSocket();
+  wireBulk();
+  wirePresence();
+  wireAssignmentWarning();
   $("show-shortcuts").addEventListener("click", () => $("shortcuts-dialog").showModal());
   document.addEventListener("keydown", onKey);
   window.addEventListener("popstate", () => {

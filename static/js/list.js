@@ -2,12 +2,14 @@
  * paging, live placement of changed conversations, the view counts and the unread title. */
 
 import { api } from "./api.js";
+import { decorateRow } from "./bulk.js";
 import { on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, relativeTime, stamp, windowBadge } from "./format.js";
 import { showActionError } from "./header.js";
 import { hasLabel, labelChips } from "./labels.js";
 import { authorPrefix, previewText } from "./messages.js";
+import { snoozeTag } from "./snooze.js";
 import { state, storeFetched } from "./state.js";
 import { openConversation } from "./thread.js";
 
@@ -130,7 +132,10 @@ function renderRow(conv) {
   const badge = windowBadge(conv);
   if (badge) tags.appendChild(el("span", badge.className, badge.text));
   tags.append(...labelChips(conv));
+  const snoozed = snoozeTag(conv);
+  if (snoozed) tags.appendChild(snoozed);
   row.replaceChildren(icon, name, time, preview, meta, tags);
+  decorateRow(row, conv);
   return row;
 }
 

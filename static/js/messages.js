@@ -1,6 +1,7 @@
 /* One message as the thread shows it (every kind, its quote, ticks and errors), and the short
  * forms used in list previews and notifications. */
 
+import { renderActivity } from "./activity.js";
 import { el, externalLink, imageLink, mapUrl, safeUrl } from "./dom.js";
 import { clockTime } from "./format.js";
 import { state } from "./state.js";
@@ -39,6 +40,7 @@ export function authorPrefix(message) {
 }
 
 export function renderMessage(m) {
+  if (m.kind === "activity") return renderActivity(m);
   const outbound = m.direction === "outbound";
   const li = el("li", "msg " + (outbound ? "out" : "in"));
   if (m.id) li.dataset.id = m.id;

@@ -74,6 +74,13 @@ export function connect() {
   });
 }
 
+/** Send `message` if the socket is live; false when it is not (for what may be lost, like presence). */
+export function socketSend(message) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify(message));
+  return true;
+}
+
 async function checkSession() {
   try {
     await api("GET", "/api/v1/events/");

@@ -25,6 +25,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 from conversations.background import embedded_start
 from conversations.events import inbox_events_prune
+from conversations.privacy.erase import retention_chore
 from conversations.outbound import OUTBOUND_QUEUE, outbound_sweep, worker_name, worker_name_set
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class OutboundWorker:
             logger.info("outbound sweep: %s, abandoned tasks closed: %d", counts, abandoned)
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + INBOX_EVENT_PRUNE_INTERVAL_SECONDS
+            retention_chore()  # privacy: MESSAGE_RETENTION_DAYS (issue 17), at most hourly
             pruned = inbox_events_prune(older_than=timedelta(days=settings.INBOX_EVENT_RETENTION_DAYS))
             if pruned:
                 logger.info("pruned %d inbox events older than %d days", pruned, settings.INBOX_EVENT_RETENTION_DAYS)

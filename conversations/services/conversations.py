@@ -5,6 +5,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, Conversation
 from conversations.permissions import user_is_agent
+from conversations.privacy.audit import audit_assignment, audit_status_change
 from conversations.services.labels import conversation_labels_set
 from conversations.sql import copy_columns, db_datetime, update_returning
 from messaging_site.errors import ApplicationError
@@ -17,6 +18,7 @@ def conversation_get_or_create(*, contact: Contact, channel: str) -> tuple[Conve
 
 def conversation_set_status(*, conversation: Conversation, status: str) -> Conversation:
     if conversation.status != status:
+        audit_status_change(conversation=conversation, to=status)  # audit log (issue 17)
         conversation.status = status
         conversation.save(update_fields=["status", "updated_at"])
         events.broadcast_on_commit(events.conversation_updated_event(conversation))
@@ -94,6 +96,7 @@ def conversation_assign_by_agent(*, conversation: Conversation, assignee, by) ->
                 status=403,
             )
         conversation_assign(conversation=locked, assignee=assignee)
+        audit_assignment(conversation=locked, by=by, before_id=holder_id)  # audit log (issue 17)
     conversation.refresh_from_db()
     return conversation
 

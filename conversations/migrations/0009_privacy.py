@@ -26,12 +26,12 @@ DROP FUNCTION IF EXISTS parley_audit_entry_immutable();
 
 def audit_immutable(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_IMMUTABLE_SQL)
+        schema_editor.execute(AUDIT_IMMUTABLE_SQL, params=None)
 
 
 def audit_immutable_reverse(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(AUDIT_IMMUTABLE_REVERSE_SQL)
+        schema_editor.execute(AUDIT_IMMUTABLE_REVERSE_SQL, params=None)
 
 
 class Migration(migrations.Migration):

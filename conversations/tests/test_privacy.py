@@ -189,6 +189,13 @@ def test_keyword_opt_out_and_opt_in_are_recorded():
     assert contact_has_recorded_opt_in(contact, "sms") and not contact_has_recorded_opt_in(contact, "whatsapp")
 
 
+def test_the_contact_panel_gets_the_consent_history(agent_client):
+    inbound(text="STOP", uuid="in-stop")
+    contact = Contact.objects.get(phone=PHONE)
+    history = agent_client.get(f"/api/v1/contacts/{contact.pk}/").json()["consent_history"]
+    assert [(h["channel"], h["opted_in"], h["method"]) for h in history] == [("sms", False, "keyword")]
+
+
 def test_an_agents_opt_in_needs_a_reason(agent):
     contact = open_conversation(channel="sms", phone=PHONE).contact
     contact_opt_out(contact=contact, channel="sms", reason="STOP", method="keyword")

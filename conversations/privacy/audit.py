@@ -7,23 +7,38 @@ from which address without every signature carrying the request.
 
 from contextvars import ContextVar
 
+from asgiref.sync import iscoroutinefunction
 from axes.helpers import get_client_ip_address
+from django.utils.decorators import sync_and_async_middleware
 
 from conversations.privacy.models import AuditEntry
 
 _current_request: ContextVar = ContextVar("parley_audit_request", default=None)
 
 
-class AuditRequestMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+@sync_and_async_middleware
+def AuditRequestMiddleware(get_response):  # noqa: N802 (named as the middleware it is)
+    """Keeps the request for `audit_record`. Async-capable: a sync-only middleware would run
+    every async view (the simulator's long polls) on the one sync thread."""
+    if iscoroutinefunction(get_response):
 
-    def __call__(self, request):
-        token = _current_request.set(request)
-        try:
-            return self.get_response(request)
-        finally:
-            _current_request.reset(token)
+        async def middleware(request):
+            token = _current_request.set(request)
+            try:
+                return await get_response(request)
+            finally:
+                _current_request.reset(token)
+
+    else:
+
+        def middleware(request):
+            token = _current_request.set(request)
+            try:
+                return get_response(request)
+            finally:
+                _current_request.reset(token)
+
+    return middleware
 
 
 def current_request():

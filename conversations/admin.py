@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
+from conversations.privacy.admin import ConsentRecordInline, ContactPrivacyAdminMixin, erase_contacts, export_contacts
+from conversations.privacy.audit import audit_record
 from conversations.models import (
     CannedReply,
     Contact,
@@ -30,6 +32,17 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    def save_model(self, request, obj, form, change):
+        before = MessageTemplate.objects.filter(pk=obj.pk).values_list("status", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if not change:
+            action, details = "template.created", {"name": obj.name, "language": obj.language}
+        elif before != obj.status:
+            action, details = "template.status_changed", {"from": before, "to": obj.status}
+        else:
+            action, details = "template.changed", {"fields": sorted(form.changed_data)}
+        audit_record(actor=request.user, action=action, target=obj, details=details, request=request)
+
     @admin.display(description="Preview (with sample parameters)")
     def preview(self, template):
         if not template.pk:
@@ -50,11 +63,14 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
-    list_display = ["phone", "display_name", "sms_opted_out_at", "whatsapp_opted_out_at", "created_at"]
-    list_filter = [("sms_opted_out_at", admin.EmptyFieldListFilter), ("whatsapp_opted_out_at", admin.EmptyFieldListFilter)]
+class ContactAdmin(ContactPrivacyAdminMixin, admin.ModelAdmin):
+    list_display = ["phone", "display_name", "sms_opted_out_at", "whatsapp_opted_out_at", "erased_at", "created_at"]
+    list_filter = [("sms_opted_out_at", admin.EmptyFieldListFilter), ("whatsapp_opted_out_at", admin.EmptyFieldListFilter),
+                   ("erased_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone", "display_name"]
-    readonly_fields = ["created_at", "updated_at", "help_requested_at"]
+    readonly_fields = ["created_at", "updated_at", "help_requested_at", "erased_at"]
+    inlines = [ConsentRecordInline]
+    actions = [export_contacts, erase_contacts]
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -11,8 +11,10 @@ class ConversationsConfig(AppConfig):
         checks.register(check_plivo_settings, checks.Tags.compatibility)
 
         from conversations import signals
+        from conversations.privacy import signals as audit_signals
 
         signals.connect()
+        audit_signals.connect()
 
 
 def check_plivo_settings(app_configs=None, **kwargs):

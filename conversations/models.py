@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber  # noqa: F401 (defined there)
 from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
@@ -33,6 +34,8 @@ class Contact(models.Model):
     whatsapp_opted_out_at = models.DateTimeField(null=True, blank=True)
     whatsapp_opt_out_reason = models.CharField(max_length=200, blank=True)
     help_requested_at = models.DateTimeField(null=True, blank=True)
+    # Erased on request (privacy.erase): name and content gone, the phone a placeholder.
+    erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -210,6 +213,8 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # A tombstone: content erased (privacy.erase), the row kept so counts and reports stay right.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -247,6 +252,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="msg_thread"),
+            # The retention job's scan: the oldest messages not yet erased.
+            models.Index(fields=["created_at"], condition=Q(erased_at__isnull=True), name="msg_unerased_by_age"),
         ]
 
     def __str__(self):

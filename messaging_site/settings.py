@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "messaging_site.errors.ApplicationErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "conversations.privacy.audit.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -311,6 +312,14 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+# --- Privacy (issue 17) ----------------------------------------------------------------------
+# Erase message content older than this many days (0: keep it; the default).
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=0)
+# The key of the suppression list's number hashes; empty: SECRET_KEY. Changing it forgets the list.
+PRIVACY_HASH_KEY = env.str("PRIVACY_HASH_KEY", default="")
+# Marketing campaigns only to contacts with a recorded opt-in on the channel.
+CAMPAIGN_REQUIRE_OPT_IN = env.bool("CAMPAIGN_REQUIRE_OPT_IN", default=False)
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

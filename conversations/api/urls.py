@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, bulk, canned_replies, contacts, conversations, events, labels, messages, templates
+from conversations.api import agents, bulk, canned_replies, contacts, conversations, events, labels, messages, privacy, templates
 
 app_name = "api"
 
@@ -17,4 +17,5 @@ urlpatterns = [
     *events.urlpatterns,
     *labels.urlpatterns,
     *canned_replies.urlpatterns,
+    *privacy.urlpatterns,
 ]

@@ -25,6 +25,7 @@ from conversations.outbound.content import PreparedContent, content_prepare
 from conversations.outbound.transport import Result, SendOutcome, plivo_send, sender_for
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import ERROR_REFUSED
+from conversations.privacy.suppression import send_refuse_if_suppressed
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import (
     conversation_auto_assign_on_reply,
@@ -130,6 +131,7 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
         contact, _ = contact_get_or_create(phone=phone)
         conversation, _ = conversation_get_or_create(contact=contact, channel=channel)
     contact = Contact.objects.get(pk=conversation.contact_id)
+    send_refuse_if_suppressed(contact=contact, channel=channel)  # privacy: erased/suppressed numbers (issue 17)
     if contact.is_opted_out(channel):
         raise ApplicationError(
             f"{contact} opted out of {conversation.get_channel_display()} messages; nothing is sent until they opt back in.",

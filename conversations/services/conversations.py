@@ -6,6 +6,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, Conversation
 from conversations.permissions import user_is_agent
+from conversations.privacy.audit import audit_assignment, audit_status_change
 from conversations.services.labels import conversation_labels_set
 from conversations.services.snooze import snooze_activity_text, snooze_time_check
 from conversations.services.thread_entries import activity_record
@@ -29,6 +30,7 @@ def conversation_set_status(*, conversation: Conversation, status: str, by, snoo
     snoozed_until = snoozed_until if status == Conversation.Status.SNOOZED else None
     if (conversation.status, conversation.snoozed_until) == (status, snoozed_until):
         return conversation
+    audit_status_change(conversation=conversation, to=status)  # audit log (issue 17)
     previous = conversation.status
     conversation.status, conversation.snoozed_until = status, snoozed_until
     conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
@@ -186,6 +188,7 @@ def conversation_assign_by_agent(*, conversation: Conversation, assignee, by) ->
                 status=403,
             )
         conversation_assign(conversation=locked, assignee=assignee, by=by)
+        audit_assignment(conversation=locked, by=by, before_id=holder_id)  # audit log (issue 17)
     conversation.refresh_from_db()
     return conversation
 

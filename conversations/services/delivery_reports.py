@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from conversations import events
 from conversations.models import (
+    ConsentRecord,
     FINAL_FAILURE_STATUSES,
     STATUS_RANK,
     Message,
@@ -251,6 +252,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
             contact=message.conversation.contact,
             channel=message.conversation.channel,
             reason=f"Plivo error {OPTED_OUT_ERROR_CODE}: {error_name(OPTED_OUT_ERROR_CODE)}",
+            method=ConsentRecord.Method.ERROR_200,
             batch=batch,
         )
     return _Change(status_moved=bool(moved), visible=bool(moved or touched))

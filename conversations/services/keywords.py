@@ -7,7 +7,7 @@ import unicodedata
 from django.utils import timezone
 
 from conversations import events
-from conversations.models import Contact
+from conversations.models import ConsentRecord, Contact
 from conversations.services.contacts import contact_opt_in, contact_opt_out
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "END", "QUIT", "CANCEL", "UNSUBSCRIBE", "REVOKE", "OPT OUT", "OPTOUT"})
@@ -45,11 +45,12 @@ def keyword_apply(
     *, contact: Contact, channel: str, text: str, intent: str, batch: events.BroadcastBatch | None = None
 ) -> None:
     action = keyword_classify(text=text, intent=intent)
+    method = ConsentRecord.Method.KEYWORD if keyword_classify(text=text) == action else ConsentRecord.Method.INTENT
     if action == "optout":
         reason = f'Customer sent "{text.strip()[:60]}"' if text.strip() else "Plivo flagged the message as an opt-out"
-        contact_opt_out(contact=contact, channel=channel, reason=reason, batch=batch)
+        contact_opt_out(contact=contact, channel=channel, reason=reason, method=method, batch=batch)
     elif action == "optin":
-        contact_opt_in(contact=contact, channel=channel, batch=batch)
+        contact_opt_in(contact=contact, channel=channel, method=method, reason=f'Customer sent "{text.strip()[:60]}"', batch=batch)
     elif action == "help":
         now = timezone.now()
         Contact.objects.filter(pk=contact.pk).update(help_requested_at=now, updated_at=now)

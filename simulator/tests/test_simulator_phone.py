@@ -130,11 +130,14 @@ def test_template_quick_reply_sends_the_buttons_payload_and_the_phone_shows_the_
 
 @pytest.mark.parametrize("channel", ["sms", "whatsapp"])
 def test_stop_then_start_from_the_phone_opts_the_contact_out_and_back_in(phone, channel):
+    # The webhook worker applies each receipt after Parley has answered the phone.
     phone.send(phone=CUSTOMER, channel=channel, text="STOP")
+    assert wait_for(lambda: not WebhookReceipt.objects.pending().exists())
     contact = Contact.objects.get(phone=CUSTOMER)
     assert contact.is_opted_out(channel)
 
     phone.send(phone=CUSTOMER, channel=channel, text="START")
+    assert wait_for(lambda: not WebhookReceipt.objects.pending().exists())
     contact.refresh_from_db()
     assert not contact.is_opted_out(channel)
     assert list(Message.objects.filter(conversation__contact=contact).values_list("text", flat=True)) == ["STOP", "START"]

@@ -1,0 +1,100 @@
+"""Admin for the privacy records: the audit log (read-only for everyone, superusers included),
+consent history on the contact's page, and the contact's export and erase actions."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+
+from conversations.privacy.erase import contact_erase
+from conversations.privacy.export import contact_export
+from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber
+from messaging_site.errors import ApplicationError
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(AppendOnlyAdmin):
+    list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "ip_address"]
+    list_filter = ["action", "object_type", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["actor_name", "action", "object_id", "ip_address"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(SuppressedNumber)
+class SuppressedNumberAdmin(AppendOnlyAdmin):
+    list_display = ["number_hash", "channel", "created_at"]
+    list_filter = ["channel"]
+
+
+class ConsentRecordInline(admin.TabularInline):
+    model = ConsentRecord
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "channel", "opted_in", "method", "by", "reason"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Why these contacts are erased.")
+
+
+@admin.action(description="Export selected contacts (JSON)")
+def export_contacts(modeladmin, request, queryset):
+    documents = [contact_export(contact=contact, by=request.user, include_internal=True, request=request) for contact in queryset]
+    body = documents[0] if len(documents) == 1 else documents
+    response = HttpResponse(json.dumps(body, cls=DjangoJSONEncoder, indent=2), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="contacts-export.json"'
+    return response
+
+
+@admin.action(description="Erase selected contacts (final)")
+def erase_contacts(modeladmin, request, queryset):
+    form = EraseForm(request.POST if "reason" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        erased = 0
+        for contact in queryset:
+            try:
+                contact_erase(contact=contact, by=request.user, reason=form.cleaned_data["reason"], request=request)
+                erased += 1
+            except ApplicationError as exc:
+                modeladmin.message_user(request, f"{contact}: {exc.message}", messages.WARNING)
+        modeladmin.message_user(request, f"Erased {erased} contact(s).", messages.SUCCESS)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Erase contacts",
+        "contacts": queryset,
+        "form": form,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/conversations/contact/erase.html", context)
+
+
+class ContactPrivacyAdminMixin:
+    """Staff only: exports and erasures are for staff, like the API's."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_staff:
+            actions.pop("export_contacts", None)
+            actions.pop("erase_contacts", None)
+        return actions

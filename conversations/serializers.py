@@ -26,6 +26,13 @@ class AgentSerializer(serializers.ModelSerializer):
         return user.get_full_name() or user.username
 
 
+class AuthorSerializer(AgentSerializer):
+    """Who wrote a message or note, as agents read it."""
+
+    class Meta(AgentSerializer.Meta):
+        fields = ["id", "name"]
+
+
 class ContactSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
@@ -128,6 +135,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
     conversation_id = serializers.IntegerField(read_only=True)
     sent_by = AgentSerializer(read_only=True)
+    author = AuthorSerializer(source="sent_by", read_only=True, allow_null=True,
+                              help_text="The agent who wrote it (a note's author); null for the customer or Parley.")
     reply_to = ReplyToSerializer(read_only=True)
     payload = serializers.JSONField(source="structured", read_only=True)
     unconfirmed = serializers.SerializerMethodField()
@@ -148,6 +157,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_message",
             "unconfirmed",
             "sent_by",
+            "author",
             "plivo_message_uuid",
             "idempotency_key",
             "created_at",
@@ -186,6 +196,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "sent_by": None
             if sent_by is None
             else {"id": sent_by.id, "username": sent_by.username, "name": sent_by.get_full_name() or sent_by.username},
+            "author": None if sent_by is None else {"id": sent_by.id, "name": sent_by.get_full_name() or sent_by.username},
             "plivo_message_uuid": message.plivo_message_uuid,
             "idempotency_key": message.idempotency_key,
             "created_at": _iso(message.created_at),
@@ -226,3 +237,4 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
 
     def get_parameter_slots(self, template) -> dict:
         return template.parameter_slots()
+

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, contacts, conversations, events, messages, templates
+from conversations.api import agents, contacts, conversations, events, messages, notes, templates
 
 app_name = "api"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     *contacts.urlpatterns,
     *agents.urlpatterns,
     *events.urlpatterns,
+    *notes.urlpatterns,
 ]

@@ -23,7 +23,8 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
         raise ApplicationError("A note needs some text.", field="text", code="required", status=400)
     if len(text) > NOTE_MAX_LENGTH:
         raise ApplicationError(
-            f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text", code="too_long"
+            f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text",
+            code="too_long", status=400,
         )
     note = Message.objects.create(
         conversation=conversation,

@@ -4,7 +4,7 @@ these output serializers, so a message is described the same way everywhere."""
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate
+from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate, Notification
 
 
 _DATETIME = serializers.DateTimeField()
@@ -238,3 +238,49 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     def get_parameter_slots(self, template) -> dict:
         return template.parameter_slots()
 
+
+NOTIFICATION_EXCERPT_LENGTH = 200
+
+
+class ContactRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "phone", "display_name"]
+        read_only_fields = fields
+
+
+class ConversationRefSerializer(serializers.ModelSerializer):
+    contact = ContactRefSerializer(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "channel", "contact"]
+        read_only_fields = fields
+
+
+class NotifiedMessageSerializer(serializers.ModelSerializer):
+    excerpt = serializers.SerializerMethodField(help_text=f"The first {NOTIFICATION_EXCERPT_LENGTH} characters or so.")
+
+    class Meta:
+        model = Message
+        fields = ["id", "kind", "excerpt"]
+        read_only_fields = fields
+
+    def get_excerpt(self, message) -> str:
+        text = message.text
+        if len(text) > NOTIFICATION_EXCERPT_LENGTH:
+            text = text[: NOTIFICATION_EXCERPT_LENGTH - 1].rstrip() + "…"
+        return text
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """Select `actor`, `conversation__contact` and `message` with the queryset (no N+1)."""
+
+    actor = AuthorSerializer(read_only=True, allow_null=True, help_text="Who mentioned you; null if since deleted.")
+    conversation = ConversationRefSerializer(read_only=True)
+    message = NotifiedMessageSerializer(read_only=True, help_text="The note you were mentioned in.")
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "actor", "conversation", "message", "created_at", "read_at"]
+        read_only_fields = fields

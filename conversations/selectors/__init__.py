@@ -5,6 +5,7 @@
 - search.py             inbox search: three routes to the same page
 - thread.py             a thread's messages
 - event_log.py          the event catch-up feed of a reconnecting page
+- notifications.py      an agent's notifications and unread count
 - templates.py          the approved WhatsApp templates agents may send
 
 The webhook hot path's reads are SQL, in `conversations/sql_reads.py` beside `sql.py`.
@@ -20,6 +21,11 @@ from conversations.selectors.conversation_list import (
 )
 from conversations.selectors.cursors import decode_cursor, encode_cursor
 from conversations.selectors.event_log import EventPage, inbox_event_head, inbox_events_after
+from conversations.selectors.notifications import (
+    NotificationPage,
+    notification_list_for_user,
+    notification_unread_count,
+)
 from conversations.selectors.search import conversation_search
 from conversations.selectors.templates import template_list_approved
 from conversations.selectors.thread import MessagePage, message_cursor, message_list_for_thread
@@ -30,6 +36,7 @@ __all__ = [
     "ConversationPage",
     "EventPage",
     "MessagePage",
+    "NotificationPage",
     "conversation_filter",
     "conversation_list_for_inbox",
     "conversation_search",
@@ -40,5 +47,7 @@ __all__ = [
     "inbox_events_after",
     "message_cursor",
     "message_list_for_thread",
+    "notification_list_for_user",
+    "notification_unread_count",
     "template_list_approved",
 ]

@@ -11,6 +11,8 @@ from django.db import transaction
 
 from conversations import events
 from conversations.models import Conversation, Message
+from conversations.services.mentions import mentioned_agents
+from conversations.services.notifications import notifications_for_mentions
 from messaging_site.errors import ApplicationError
 
 NOTE_MAX_LENGTH = 10_000
@@ -26,6 +28,7 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
             f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text",
             code="too_long", status=400,
         )
+    mentioned = mentioned_agents(text=text)
     note = Message.objects.create(
         conversation=conversation,
         direction=Message.Direction.INTERNAL,
@@ -33,8 +36,11 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
         status="",
         text=text,
         sent_by=author,
+        # Who the note names, so pages mark those names (and only those) as mentions.
+        structured={"mentions": [{"id": a.pk, "username": a.username} for a in mentioned]} if mentioned else {},
     )
     events.broadcast_on_commit(events.message_created_event(note))
+    notifications_for_mentions(note=note, recipients=[agent for agent in mentioned if agent.pk != author.pk])
     return note
 
 

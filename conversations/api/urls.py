@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, contacts, conversations, events, messages, notes, templates
+from conversations.api import agents, contacts, conversations, events, messages, notes, notifications, templates
 
 app_name = "api"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     *agents.urlpatterns,
     *events.urlpatterns,
     *notes.urlpatterns,
+    *notifications.urlpatterns,
 ]

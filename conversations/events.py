@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import serializers
 from conversations.models import InboxEvent, InboxEventPruning
 from conversations.sql import insert_row
 
@@ -106,8 +107,6 @@ def group_send(group: str, message: dict) -> None:
 def _serializer(name: str):
     """One instance per output serializer: DRF builds a serializer's fields per instance,
     which cost more than the serializing itself on the webhook hot path."""
-    from conversations import serializers
-
     return getattr(serializers, name)()
 
 

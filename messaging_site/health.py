@@ -13,6 +13,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
+from webhooks.models import WebhookReceipt
+
 CHECK_TIMEOUT_SECONDS = 2
 
 
@@ -48,8 +50,6 @@ def _redis():
 def _webhook_receipts():
     """A receipt waiting longer than the threshold means no webhook worker is applying them:
     Plivo still gets its 200s, but nothing reaches the inbox."""
-    from webhooks.models import WebhookReceipt
-
     waiting = WebhookReceipt.objects.pending().filter(attempts=0)
     oldest = waiting.order_by("id").values_list("received_at", flat=True).first()
     age = (timezone.now() - oldest).total_seconds() if oldest else 0.0

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import requests
 from django.conf import settings
 
+from conversations.models import MessageTemplate
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import error_name
 from messaging_site.errors import ApplicationError
@@ -351,8 +352,6 @@ def _template_view(message_uuid: str, template: dict) -> dict:
     """The template as the customer's WhatsApp shows it: rendered from Parley's approved copy."""
     if message_uuid in _rendered_templates:
         return _rendered_templates[message_uuid]
-    from conversations.models import MessageTemplate
-
     header_values, body_values, button_values, payloads = [], [], {}, {}
     for component in template.get("components") or []:
         values = [_parameter_text(p) for p in component.get("parameters") or []]

@@ -29,17 +29,9 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
             code="too_long", status=400,
         )
     mentioned = mentioned_agents(text=text)
-    note = Message.objects.create(
-        conversation=conversation,
-        direction=Message.Direction.INTERNAL,
-        kind=Message.Kind.NOTE,
-        status="",
-        text=text,
-        sent_by=author,
-        # Who the note names, so pages mark those names (and only those) as mentions.
-        structured={"mentions": [{"id": a.pk, "username": a.username} for a in mentioned]} if mentioned else {},
-    )
-    events.broadcast_on_commit(events.message_created_event(note))
+    # Who the note names, so pages mark those names (and only those) as mentions.
+    structured = {"mentions": [{"id": a.pk, "username": a.username} for a in mentioned]} if mentioned else None
+    note = _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author, structured=structured)
     notifications_for_mentions(note=note, recipients=[agent for agent in mentioned if agent.pk != author.pk])
     return note
 
@@ -50,14 +42,21 @@ def activity_record(
     """A small entry between messages ("Alice assigned this to Bob"). `action` is a stable name
     (`assigned`, `resolved`, `snoozed`, `labelled`, ...) for programs; `text` is what agents read.
     `actor` is None for what Parley did by itself (a snooze ending). Call inside the change's transaction."""
+    structured = {"activity": {"action": action, **(details or {})}}
+    return _internal_entry(
+        conversation=conversation, kind=Message.Kind.ACTIVITY, text=text, by=actor, structured=structured, batch=batch
+    )
+
+
+def _internal_entry(*, conversation: Conversation, kind: str, text: str, by, structured=None, batch=None) -> Message:
     entry = Message.objects.create(
         conversation=conversation,
         direction=Message.Direction.INTERNAL,
-        kind=Message.Kind.ACTIVITY,
+        kind=kind,
         status="",
         text=text,
-        sent_by=actor,
-        structured={"activity": {"action": action, **(details or {})}},
+        sent_by=by,
+        structured=structured or {},
     )
     events.broadcast_on_commit(events.message_created_event(entry), batch=batch)
     return entry

@@ -50,9 +50,13 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class MessagePreviewSerializer(serializers.ModelSerializer):
+    # The id alone: the inbox names the sender from its agents list ("Bob: …"), so the list
+    # query needs no join to the sender.
+    sent_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+
     class Meta:
         model = Message
-        fields = ["id", "direction", "kind", "text", "status", "created_at"]
+        fields = ["id", "direction", "kind", "text", "status", "sent_by_id", "created_at"]
         read_only_fields = fields
 
 
@@ -96,6 +100,7 @@ class ConversationSerializer(serializers.ModelSerializer):
                 "kind": last.kind,
                 "text": last.text,
                 "status": last.status,
+                "sent_by_id": last.sent_by_id,
                 "created_at": _iso(last.created_at),
             },
             "last_message_at": _iso(conversation.last_message_at),
@@ -124,9 +129,11 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ReplyToSerializer(serializers.ModelSerializer):
+    sent_by_id = serializers.IntegerField(read_only=True, allow_null=True)  # as in MessagePreviewSerializer
+
     class Meta:
         model = Message
-        fields = ["id", "direction", "kind", "text"]
+        fields = ["id", "direction", "kind", "text", "sent_by_id"]
         read_only_fields = fields
 
 
@@ -188,7 +195,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "payload": message.structured,
             "reply_to": None
             if reply_to is None
-            else {"id": reply_to.id, "direction": reply_to.direction, "kind": reply_to.kind, "text": reply_to.text},
+            else {"id": reply_to.id, "direction": reply_to.direction, "kind": reply_to.kind, "text": reply_to.text,
+                  "sent_by_id": reply_to.sent_by_id},
             "status": message.status,
             "error_code": message.error_code,
             "error_message": message.error_message,

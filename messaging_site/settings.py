@@ -351,7 +351,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "messaging_site.staticfiles.ParleyStaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG

@@ -1,0 +1,104 @@
+/* The single update path. Everything that changes what the page shows goes through
+ * dispatch(event): events pushed by the WebSocket, events replayed after a reconnect, and the
+ * answers to this tab's own requests. Applying an event is idempotent (an older snapshot never
+ * overwrites a newer one), so the same event may arrive twice (socket + replay) without harm.
+ *
+ * dispatch() changes the state, then tells the views what changed; a view subscribes with
+ * on(change, listener). The changes:
+ *   "conversation"    (conv)          a newer snapshot of a conversation was stored
+ *   "contact"         (conv)          the contact of this conversation changed
+ *   "message"         (message)       a newer snapshot of a message of the open thread was stored
+ *   "own-message"     (message)       the server holds this message sent by the signed-in agent
+ *   "message.arrived" ({message, conversation})  a message that is news (for notifications)
+ *   "pending"         ({conversationId, sent})   optimistic messages were added or dropped
+ */
+
+import { stamp } from "./format.js";
+import { state, takeSnapshot } from "./state.js";
+
+const listeners = new Map();
+
+export function on(change, listener) {
+  if (!listeners.has(change)) listeners.set(change, []);
+  listeners.get(change).push(listener);
+}
+
+function changed(change, detail) {
+  for (const listener of listeners.get(change) || []) listener(detail);
+}
+
+export function dispatch(event) {
+  // Answers to this tab's own requests carry no cursor: they are as fresh as everything applied.
+  const cursor = event.cursor || state.cursor;
+  if (event.cursor && event.cursor > state.cursor) state.cursor = event.cursor;
+  const payload = event.payload || {};
+  switch (event.type) {
+    case "message.created": {
+      const fresh = applyConversation(payload.conversation, cursor);
+      const known = state.messages.has(payload.message.id);
+      applyMessage(payload.message, cursor);
+      if (fresh && !known) changed("message.arrived", { message: payload.message, conversation: state.conversations.get(payload.message.conversation_id) });
+      break;
+    }
+    case "message.updated":
+      applyMessage(payload.message, cursor);
+      break;
+    case "conversation.updated":
+      applyConversation(payload.conversation, cursor);
+      break;
+    case "contact.updated":
+      applyContact(payload.contact, cursor);
+      break;
+    case "local.message.pending":
+      state.pending.set(payload.message.idempotency_key, payload.message);
+      changed("pending", { conversationId: payload.message.conversation_id, sent: true });
+      break;
+    case "local.message.dropped": {
+      const dropped = state.pending.get(payload.key);
+      if (!dropped) break;
+      state.pending.delete(payload.key);
+      changed("pending", { conversationId: dropped.conversation_id, sent: false });
+      break;
+    }
+    default:
+      break; // an event type this page does not know yet: ignore, the next reload shows it
+  }
+}
+
+/** Store a conversation snapshot unless we hold a newer one. Returns whether it was newer. */
+function applyConversation(conv, cursor) {
+  if (!conv) return false;
+  const current = state.conversations.get(conv.id);
+  if (!takeSnapshot("c:" + conv.id, current, conv, cursor)) return false;
+  const contactCursor = state.contactCursor.get(conv.contact.id) || 0;
+  if (current && cursor < contactCursor) conv = Object.assign({}, conv, { contact: current.contact });
+  else state.contactCursor.set(conv.contact.id, cursor);
+  state.conversations.set(conv.id, conv);
+  changed("conversation", conv);
+  return !current || stamp(current.updated_at) < stamp(conv.updated_at);
+}
+
+function applyContact(contact, cursor) {
+  if (!contact) return;
+  if (cursor < (state.contactCursor.get(contact.id) || 0)) return;
+  state.contactCursor.set(contact.id, cursor);
+  for (const conv of state.conversations.values()) {
+    if (conv.contact.id === contact.id) {
+      conv.contact = contact;
+      changed("contact", conv);
+    }
+  }
+}
+
+function applyMessage(message, cursor) {
+  if (!message) return;
+  const own = message.direction === "outbound" && message.sent_by && message.sent_by.id === state.me.id;
+  if (own && message.idempotency_key) {
+    state.pending.delete(message.idempotency_key); // the server copy replaces the optimistic one
+    changed("own-message", message);
+  }
+  if (message.conversation_id !== state.openId) return;
+  if (!takeSnapshot("m:" + message.id, state.messages.get(message.id), message, cursor)) return;
+  state.messages.set(message.id, message);
+  changed("message", message);
+}

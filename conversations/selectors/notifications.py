@@ -2,10 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q
-
 from conversations.models import Notification
-from conversations.selectors.cursors import decode_cursor, encode_cursor
+from conversations.selectors.cursors import created_before, newest_page
 
 
 @dataclass
@@ -26,11 +24,6 @@ def notification_list_for_user(*, user, unread_only: bool = False, cursor: str |
     if unread_only:
         notifications = notifications.filter(read_at__isnull=True)
     if cursor:
-        moment, pk = decode_cursor(cursor, field="cursor")
-        notifications = notifications.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-    page = list(notifications.order_by("-created_at", "-pk")[: limit + 1])
-    next_cursor = None
-    if len(page) > limit:
-        page = page[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].pk)
+        notifications = created_before(notifications, cursor, field="cursor")
+    page, next_cursor = newest_page(notifications, limit=limit)
     return NotificationPage(notifications=page, next_cursor=next_cursor)

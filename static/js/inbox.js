@@ -8,7 +8,9 @@
  *   thread.js         the open conversation and following its newest message
  *   header.js         its header, the contact panel and the conversation's actions
  *   messages.js       how one message is drawn
- *   composer.js       the composer and its drafts; sending
+ *   composer.js       the composer and its drafts; sending; reply or private note
+ *   notes.js          how a private note is drawn, adding one, the @ picker
+ *   mentions.js       the agent's mentions: badge, list, browser notification
  *   templates.js      the WhatsApp template dialog
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
@@ -19,11 +21,13 @@
  */
 
 import { api } from "./api.js";
-import { wireComposer, renderComposer } from "./composer.js";
+import { renderComposer, setComposerNote, wireComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { loadList, renderRows, rowFor, wireList } from "./list.js";
+import { wireMentions } from "./mentions.js";
+import { wireNotes } from "./notes.js";
 import { wireNotifications } from "./notifications.js";
 import { connect, wireSocket } from "./socket.js";
 import { boot, state } from "./state.js";
@@ -59,9 +63,11 @@ function onKey(event) {
       moveSelection(-1);
       break;
     case "r":
-      if (state.openId && !$("composer-text").disabled) {
+    case "n":
+      if (state.openId) {
         event.preventDefault();
-        $("composer-text").focus();
+        setComposerNote(event.key === "n");
+        if (!$("composer-text").disabled) $("composer-text").focus();
       }
       break;
     case "e":
@@ -84,6 +90,8 @@ function wire() {
   wireThread();
   wireHeader();
   wireComposer();
+  wireNotes();
+  wireMentions();
   wireTemplates();
   wireNotifications();
   wireSocket();

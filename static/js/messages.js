@@ -3,6 +3,7 @@
 
 import { el, externalLink, imageLink, mapUrl, safeUrl } from "./dom.js";
 import { clockTime } from "./format.js";
+import { renderNote } from "./notes.js";
 import { state } from "./state.js";
 
 export const FAILED = ["failed", "undelivered", "rejected"];
@@ -39,6 +40,7 @@ export function authorPrefix(message) {
 }
 
 export function renderMessage(m) {
+  if (m.kind === "note") return renderNote(m);
   const outbound = m.direction === "outbound";
   const li = el("li", "msg " + (outbound ? "out" : "in"));
   if (m.id) li.dataset.id = m.id;

@@ -232,3 +232,33 @@ def test_at_phone_width_the_mentions_and_the_note_switch_fit(screens, agent, oth
     item.click()
     expect(bob.locator("#thread")).to_be_visible()
     expect(bob.locator("#message-list .msg.note")).to_be_in_viewport()
+
+
+def test_mentions_made_while_the_socket_was_down_show_after_it_reconnects(screens, agent, other_agent):
+    from conversations.services.thread_entries import note_add
+
+    conversation = closed_window_conversation(name="Offline Mention", phone="+14155550165")
+    bob = screens.open(other_agent, path=None, init_scripts=[RECORD_NOTIFICATIONS])
+    bob._socket_cut = True
+    sockets = {"allow": True, "current": None}
+
+    def route(ws):
+        if not sockets["allow"]:
+            ws.close()
+            return
+        sockets["current"] = ws
+        ws.connect_to_server()
+
+    bob.route_web_socket("**/ws/inbox/", route)
+    bob.goto(f"{screens.server.url}/inbox/")
+    expect(bob.locator("#connection")).to_have_text("Live")
+    expect(bob.locator("#mentions-empty")).to_be_attached()
+    sockets["allow"] = False
+    sockets["current"].close()
+    expect(bob.locator("#connection")).to_have_text("Reconnecting…")
+    note_add(conversation=conversation, author=agent, text="@bob while you were away")  # its push is lost
+    sockets["allow"] = True
+    expect(bob.locator("#connection")).to_have_text("Live", timeout=8000)
+    expect(bob.locator("#mentions-badge")).to_have_text("1")
+    bob.click("#mentions-toggle")
+    expect(bob.locator("#mentions-list .mention-excerpt")).to_have_text("@bob while you were away")

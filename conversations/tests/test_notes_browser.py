@@ -262,3 +262,29 @@ def test_mentions_made_while_the_socket_was_down_show_after_it_reconnects(screen
     expect(bob.locator("#mentions-badge")).to_have_text("1")
     bob.click("#mentions-toggle")
     expect(bob.locator("#mentions-list .mention-excerpt")).to_have_text("@bob while you were away")
+
+
+def test_switching_to_a_note_while_a_reply_is_sending_keeps_the_next_text_a_note(screens, agent):
+    phone = screens.phone("+14155550153")
+    customer_says(phone, "Can I get a refund?")
+    conversation = Conversation.objects.get(contact__phone="+14155550153")
+    alice = screens.inbox(agent, path=f"/inbox/{conversation.pk}/")
+    held = []
+    alice.route(f"**/api/v1/conversations/{conversation.pk}/messages/",
+                lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    alice.fill("#composer-text", "Let me check.")
+    alice.keyboard.press("Enter")
+    alice.wait_for_function("() => document.getElementById('composer').getAttribute('aria-busy') === 'true'")
+    alice.click("#mode-note")  # while the reply is on its way
+    expect(alice.locator("#mode-note")).to_have_attribute("aria-pressed", "true")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(alice.locator("#composer")).to_have_attribute("aria-busy", "false")
+    expect(alice.locator("#composer-text")).to_have_value("")
+    expect(alice.locator("#mode-note")).to_have_attribute("aria-pressed", "true")
+    alice.locator("#composer-text").fill("Do not promise a refund yet")
+    alice.locator("#composer-text").press("Enter")
+    expect(saved_notes(alice)).to_have_count(1)
+    expect(phone.locator(".bubble--theirs", has_text="Let me check.")).to_be_visible(timeout=5000)
+    assert list(OutboundJob.objects.values_list("message__text", flat=True)) == ["Let me check."]
+    expect(phone.locator("#thread")).not_to_contain_text("refund yet")

@@ -206,11 +206,12 @@ function renderNoteMode(conv) {
   return true;
 }
 
-/** Switch the shown conversation's draft between a reply and a private note (its text stays). */
+/** Switch the shown conversation's draft between a reply and a private note (its text stays).
+ * Also while a send is on its way: what is typed next must be what the agent chose. */
 export function setComposerNote(note) {
-  if (shownId === null || sending.has(shownId)) return;
+  if (shownId === null) return;
   const draft = draftFor(shownId);
-  if (draft.note !== note) saveDraft(shownId, Object.assign({}, draft, { note, key: null }));
+  if (draft.note !== note) saveDraft(shownId, Object.assign({}, draft, { note }));
   renderComposer();
 }
 
@@ -223,8 +224,9 @@ async function addNote(id, conv, draft, text) {
   const failure = await postNote(conv, text, key);
   sending.delete(id);
   const current = draftFor(id);
-  // Still a note afterwards: a second thought for colleagues must not go to the customer.
-  if (!failure) saveDraft(id, Object.assign(emptyDraft(), { mediaUrl: current.mediaUrl, mediaOpen: current.mediaOpen, note: true }));
+  // Still a note afterwards (unless the agent switched meanwhile): a second thought for
+  // colleagues must not go to the customer.
+  if (!failure) saveDraft(id, Object.assign(emptyDraft(), { mediaUrl: current.mediaUrl, mediaOpen: current.mediaOpen, note: current.note }));
   else setNotice(id, failure.signedOut ? "Sign in again to add the note: it is kept here." : "Note not added: " + failure.message);
   if (id === shownId) showDraft(id);
 }
@@ -272,7 +274,7 @@ async function sendText() {
   sending.delete(id);
   const current = draftFor(id);
   if (current.key === key) {
-    if (!failure) saveDraft(id, emptyDraft());
+    if (!failure) saveDraft(id, Object.assign(emptyDraft(), { note: current.note }));
     else {
       // A refusal stored nothing under this key; a lost answer or an expired session may have.
       if (!failure.retryable && !failure.signedOut) saveDraft(id, Object.assign({}, current, { key: null }));
@@ -346,7 +348,7 @@ export function wireComposer() {
   on("own-message", (message) => {
     const id = message.conversation_id;
     if (draftFor(id).key !== message.idempotency_key) return;
-    saveDraft(id, emptyDraft());
+    saveDraft(id, Object.assign(emptyDraft(), { note: draftFor(id).note }));
     setNotice(id, "");
     if (id === shownId && !sending.has(id)) showDraft(id);
   });

@@ -129,3 +129,11 @@ def test_the_service_refuses_an_overlong_note_as_a_bad_request(agent):
     with pytest.raises(ApplicationError) as refused:
         note_add(conversation=ConversationFactory(), author=agent, text="x" * (NOTE_MAX_LENGTH + 1))
     assert (refused.value.status, refused.value.field, refused.value.code) == (400, "text", "too_long")
+
+
+def test_mentioning_an_unknown_name_or_a_non_agent_is_fine_and_notifies_nobody(agent_client, outsider):
+    from conversations.models import Notification
+
+    response = agent_client.post(notes_url(open_conversation()), {"text": "@nobody and @mallory, see this"}, format="json")
+    assert response.status_code == 201 and response.json()["payload"] == {}
+    assert not Notification.objects.exists()

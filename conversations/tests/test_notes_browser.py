@@ -34,6 +34,8 @@ class Agents(Screens):
     def inbox(self, user, path="/inbox/", viewport=(1200, 800)):
         page = self.open(user, path, viewport=viewport, init_scripts=[RECORD_NOTIFICATIONS])
         expect(page.locator("#connection")).to_have_text("Live")
+        if path != "/inbox/":  # a conversation's link: wait until its thread is shown
+            expect(page.locator("#message-list .msg").first).to_be_visible()
         return page
 
 

@@ -93,8 +93,11 @@ def fake_plivo(_fake_plivo_server, settings):
     Delivery reports are off by default: call `fake_plivo.report(uuid, status)` or set
     `fake_plivo.auto_report = True` (reports are posted to each message's `url`).
     """
+    from conversations.outbound import pacing
+
     api = _fake_plivo_server.api
     api.reset()
+    pacing.reset(database=False)  # no turn left waiting from an earlier test (the database's go with its rows)
     api.auto_report = False
     api.report_delays = (0.05, 0.1, 0.15, 0.2)
     settings.PLIVO_API_BASE_URL = _fake_plivo_server.base_url

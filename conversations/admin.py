@@ -1,7 +1,20 @@
+from urllib.parse import quote
+
+from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate, SendAttempt
+from conversations.models import (
+    CannedReply,
+    Contact,
+    Conversation,
+    Label,
+    Message,
+    MessageStatusEvent,
+    MessageTemplate,
+    SendAttempt,
+)
 
 
 @admin.register(MessageTemplate)
@@ -70,10 +83,11 @@ class MessageInline(ReadOnlyInline):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ["contact", "channel", "status", "assignee", "unread_count", "last_message_at"]
-    list_filter = ["channel", "status", ("assignee", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["channel", "status", ("assignee", admin.RelatedOnlyFieldListFilter), "labels"]
     search_fields = ["contact__phone", "contact__display_name"]
     list_select_related = ["contact", "assignee"]
-    readonly_fields = ["contact", "channel", "last_message", "last_message_at", "last_inbound_at", "unread_count", "created_at", "updated_at"]
+    # Labels change from the inbox, where each change is recorded in the thread.
+    readonly_fields = ["contact", "channel", "labels", "last_message", "last_message_at", "last_inbound_at", "unread_count", "created_at", "updated_at"]
     inlines = [MessageInline]
 
 
@@ -105,6 +119,46 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LabelForm(forms.ModelForm):
+    class Meta:
+        model = Label
+        fields = ["name", "colour"]
+        widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+
+
+def colour_swatch(colour: str) -> str:
+    """A small square of `colour` (#rrggbb, database-checked) as an image: the CSP allows no
+    inline style, and data: images are allowed."""
+    svg = f"<svg xmlns='http://www.w3.org/2000/svg' width='16' height='16'><rect width='16' height='16' rx='3' fill='{colour}'/></svg>"
+    return format_html(
+        '<img class="parley-swatch" src="data:image/svg+xml,{}" width="16" height="16" alt=""> {}', quote(svg), colour
+    )
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    form = LabelForm
+    list_display = ["name", "swatch", "conversation_count", "updated_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(conversation_count=Count("conversations"))
+
+    @admin.display(description="Colour", ordering="colour")
+    def swatch(self, label):
+        return colour_swatch(label.colour)
+
+    @admin.display(description="Conversations", ordering="conversation_count")
+    def conversation_count(self, label):
+        return label.conversation_count
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "updated_at"]
+    search_fields = ["shortcut", "title", "text"]
 
 
 admin.site.site_header = "Parley administration"

@@ -36,6 +36,15 @@ def check_plivo_settings(app_configs=None, **kwargs):
                 id="parley.E002" if level is checks.Error else "parley.W002",
             )
         )
+    from django.core.exceptions import ImproperlyConfigured
+
+    from conversations.outbound.pacing import rate_parse, sender_mps_parse
+
+    for name, parse in (("PLIVO_API_RATE_LIMIT", rate_parse), ("PLIVO_SENDER_MPS", sender_mps_parse)):
+        try:
+            parse(getattr(settings, name))
+        except ImproperlyConfigured as exc:
+            problems.append(checks.Error(str(exc), id="parley.E004"))
     if not settings.DEBUG and not settings.PUBLIC_BASE_URL.startswith("https://"):
         problems.append(
             checks.Error(

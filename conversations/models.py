@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
+
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)
 
@@ -74,6 +76,7 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    labels = models.ManyToManyField("Label", blank=True, related_name="conversations")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -184,6 +187,9 @@ class Message(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     # Set when a send may or may not have reached Plivo; cleared by the first delivery report.
     unconfirmed_since = models.DateTimeField(null=True, blank=True)
+    # While an automatic retry waits (Plivo busy or rate limiting): when it is due. The reason
+    # is the error_code; agents see "Plivo busy, retrying in 30 s".
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
     )
@@ -446,10 +452,12 @@ class MessageTemplate(models.Model):
 
 
 class OutboundJob(models.Model):
-    """The durable outbox entry for one outbound message: what send workers claim.
+    """The outbox entry for one outbound message: the one queue send workers claim from.
 
-    Written in the same transaction as its message. A worker claims it with a lease; a lease
-    that expires (worker killed) makes the job claimable again.
+    Written in the same transaction as its message. A worker claims due jobs (highest priority
+    first) with a lease; a lease that expires (worker killed) is judged by the recovery sweep.
+    An accepted send keeps a `report_due_at` until a delivery report settles it: past that,
+    Parley asks Plivo what became of the message.
     """
 
     class State(models.TextChoices):
@@ -459,21 +467,56 @@ class OutboundJob(models.Model):
         UNCONFIRMED = "unconfirmed", "May have been sent; awaiting a report"
         FAILED = "failed", "Failed"
 
+    class Priority(models.IntegerChoices):
+        # Lower goes first: an agent waiting on a reply beats a campaign's backlog.
+        REPLY = 0, "Agent reply"
+        BULK = 10, "Bulk (campaigns)"
+
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbound_job")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.REPLY)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
     last_error = models.TextField(blank=True)
+    # Accepted (or unconfirmed) and not yet settled by a delivery report: when to look it up.
+    report_due_at = models.DateTimeField(null=True, blank=True)
+    report_lookups = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbound_job_due")]
+        indexes = [
+            # What workers claim: pending jobs in priority order, then oldest due first.
+            models.Index(fields=["priority", "next_attempt_at", "id"], condition=Q(state="pending"), name="outbound_job_due"),
+            # What the recovery sweep looks at; every job ever sent stays behind as accepted/failed.
+            models.Index(fields=["state", "lease_expires_at"], condition=Q(state__in=["in_flight", "unconfirmed"]),
+                         name="outbound_job_open"),
+            models.Index(fields=["report_due_at"], condition=Q(report_due_at__isnull=False), name="outbound_job_report_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["pending", "in_flight", "accepted", "unconfirmed", "failed"]),
+                                   name="outbound_job_state_valid"),
+        ]
 
     def __str__(self):
         return f"job for message #{self.message_id} ({self.state})"
+
+
+class PlivoPacing(models.Model):
+    """One rate-limit bucket shared by every worker process (PostgreSQL): the account's API
+    limit ("account") or one sender number's MPS ("sender:+1415..."). See
+    `conversations/outbound/pacing.py`."""
+
+    key = models.CharField(max_length=40, primary_key=True)
+    # The earliest moment the next request may go out (each request moves it one interval on).
+    next_slot_at = models.DateTimeField()
+    # After a 429: no request before this (Plivo's Retry-After).
+    paused_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.key
 
 
 class SendAttempt(models.Model):

@@ -14,6 +14,18 @@ ERROR_UNAVAILABLE = "plivo_unavailable"
 ERROR_REFUSED = "parley_refused"
 # Written while Parley does not know whether Plivo got a send; any delivery report settles it.
 ERROR_UNCONFIRMED = "unconfirmed"
+# Plivo answered 429: the account's API limit. The send waits its turn; it is not a failure.
+ERROR_RATE_LIMITED = "rate_limited"
+# Plivo accepted a send, no report came, and looking it up later Plivo did not know it.
+ERROR_UNKNOWN_TO_PLIVO = "unknown_to_plivo"
+
+# Shown beside a message whose automatic retry is waiting: "Plivo busy, retrying in 30 s".
+RETRY_REASONS = {ERROR_UNAVAILABLE: "Plivo busy", ERROR_RATE_LIMITED: "Plivo rate limit"}
+
+
+def http_error_code(status: int) -> str:
+    """The code of a send Plivo's API refused with HTTP `status` (400, 401, 403, 404, ...)."""
+    return f"http_{status}"
 
 # Codes Plivo sends when there is no error at all.
 _NO_ERROR = {"", "0", "000", "none", "null"}

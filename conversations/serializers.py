@@ -2,12 +2,28 @@
 these output serializers, so a message is described the same way everywhere."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.models import Contact, Conversation, Message, MessageStatusEvent, MessageTemplate, Notification
+from conversations.models import (
+    CannedReply,
+    Contact,
+    Conversation,
+    Label,
+    Message,
+    MessageStatusEvent,
+    MessageTemplate,
+    Notification,
+)
+from conversations.selectors.labels import conversation_labels
+from conversations.plivo_errors import RETRY_REASONS
 
 
 _DATETIME = serializers.DateTimeField()
+
+
+def _retry_reason(message) -> str:
+    return RETRY_REASONS.get(message.error_code, "") if message.next_attempt_at else ""
 
 
 def _iso(value):
@@ -60,9 +76,18 @@ class MessagePreviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConversationSerializer(serializers.ModelSerializer):
-    """Select `contact`, `assignee` and `last_message` with the queryset (no N+1)."""
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["name", "colour"]
+        read_only_fields = fields
 
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """Select `contact`, `assignee` and `last_message` with the queryset, and its labels with
+    `selectors.labels.with_label_summaries` (no N+1)."""
+
+    labels = serializers.SerializerMethodField()
     contact = ContactSerializer(read_only=True)
     assignee = AgentSerializer(read_only=True)
     last_message = MessagePreviewSerializer(read_only=True)
@@ -79,6 +104,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id": conversation.id,
             "channel": conversation.channel,
             "status": conversation.status,
+            "labels": conversation_labels(conversation),
             "contact": {
                 "id": contact.id,
                 "phone": contact.phone,
@@ -116,6 +142,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id",
             "channel",
             "status",
+            "labels",
             "contact",
             "assignee",
             "last_message",
@@ -126,6 +153,10 @@ class ConversationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LabelSerializer(many=True))
+    def get_labels(self, conversation) -> list[dict]:
+        return conversation_labels(conversation)
 
 
 class ReplyToSerializer(serializers.ModelSerializer):
@@ -147,6 +178,8 @@ class MessageSerializer(serializers.ModelSerializer):
     reply_to = ReplyToSerializer(read_only=True)
     payload = serializers.JSONField(source="structured", read_only=True)
     unconfirmed = serializers.SerializerMethodField()
+    retry_reason = serializers.SerializerMethodField(
+        help_text='While an automatic retry waits (`next_attempt_at`): why, in a few words ("Plivo busy").')
 
     class Meta:
         model = Message
@@ -163,6 +196,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "unconfirmed",
+            "next_attempt_at",
+            "retry_reason",
             "sent_by",
             "author",
             "plivo_message_uuid",
@@ -178,6 +213,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
     def get_unconfirmed(self, message) -> bool:
         return message.unconfirmed_since is not None
+
+    def get_retry_reason(self, message) -> str:
+        return _retry_reason(message)
 
     def to_representation(self, message) -> dict:
         # Written out by hand like ConversationSerializer's: every webhook's event runs it. A
@@ -201,6 +239,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code": message.error_code,
             "error_message": message.error_message,
             "unconfirmed": message.unconfirmed_since is not None,
+            "next_attempt_at": _iso(message.next_attempt_at),
+            "retry_reason": _retry_reason(message),
             "sent_by": None
             if sent_by is None
             else {"id": sent_by.id, "username": sent_by.username, "name": sent_by.get_full_name() or sent_by.username},
@@ -292,3 +332,20 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = ["id", "kind", "actor", "conversation", "message", "created_at", "read_at"]
         read_only_fields = fields
+
+
+class CannedReplySerializer(serializers.ModelSerializer):
+    filled_text = serializers.SerializerMethodField(
+        help_text="`text` with its placeholders filled for `conversation_id`'s contact and you (null without it)."
+    )
+
+    class Meta:
+        model = CannedReply
+        fields = ["id", "shortcut", "title", "text", "filled_text"]
+        read_only_fields = fields
+
+    def get_filled_text(self, reply) -> str | None:
+        conversation, agent = self.context.get("conversation"), self.context.get("agent")
+        if conversation is None or agent is None:
+            return None
+        return reply.fill(contact=conversation.contact, agent=agent)

@@ -96,17 +96,21 @@ def _columns(model: type[Model], vendor: str) -> tuple[list[str], list[tuple], l
     return [field.column for field in fields], converters, [field.attname for field in fields], pk_index
 
 
-def select_one(joined: dict[str, type[Model]], from_where: str, params: list) -> dict[str, Model | None] | None:
+def select_one(
+    joined: dict[str, type[Model]], from_where: str, params: list, *, extra: dict[str, str] | None = None
+) -> dict | None:
     """One row of several joined models as instances: what `select_related` gives, without
     building the query each time (the ORM spent several times the database's time on it).
 
     `joined` maps each table alias used in `from_where` (`FROM … JOIN … WHERE …`) to its
-    model; a model whose primary key comes back NULL from a LEFT JOIN is None. Returns None
-    when no row matches. The caller links the instances together.
+    model; a model whose primary key comes back NULL from a LEFT JOIN is None. `extra` maps
+    a name to a further SQL expression, whose raw value comes back under that name. Returns
+    None when no row matches. The caller links the instances together.
     """
     quote = connection.ops.quote_name
     select = ", ".join(
-        f"{alias}.{quote(column)}" for alias, model in joined.items() for column in _columns(model, connection.vendor)[0]
+        [f"{alias}.{quote(column)}" for alias, model in joined.items() for column in _columns(model, connection.vendor)[0]]
+        + list((extra or {}).values())
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {select} {from_where}", params)
@@ -125,4 +129,6 @@ def select_one(joined: dict[str, type[Model]], from_where: str, params: list) ->
             for converter in field_converters:
                 values[index] = converter(values[index], expression, connection)
         instances[alias] = model.from_db(connection.alias, attnames, values)
+    for name, value in zip(extra or {}, row[start:]):
+        instances[name] = value
     return instances

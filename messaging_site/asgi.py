@@ -26,7 +26,7 @@ application = ProtocolTypeRouter(
 from django.conf import settings  # noqa: E402
 
 if settings.OUTBOUND_WORKER_EMBEDDED:
-    from conversations.outbound_worker import start_embedded_worker  # noqa: E402
+    from conversations.outbound import start_embedded_worker  # noqa: E402
 
     start_embedded_worker()
 

@@ -53,8 +53,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "django_tasks",
-    "django_tasks_db",
     "axes",
     "conversations",
     "webhooks",
@@ -178,20 +176,20 @@ else:
         }
     }
 
-# --- Tasks (outbound queue) ----------------------------------------------------------------
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "outbound"],
-    }
-}
-# Embedded default: the web process drains the outbound queue itself (one command runs
-# everything). Production (DATABASE_URL set): run `manage.py run_outbound_worker` processes.
+# --- Outbound queue ----------------------------------------------------------------------
+# OutboundJob is the queue. Embedded default: the web process drains it itself (one command
+# runs everything). Production (DATABASE_URL set): run `manage.py run_outbound_worker` processes.
 OUTBOUND_WORKER_EMBEDDED = env.bool("OUTBOUND_WORKER_EMBEDDED", default=not DATABASE_IS_POSTGRES)
+# Sends in flight per worker process (threads): a slow or hanging request holds only its own.
+OUTBOUND_CONCURRENCY = env.int("OUTBOUND_CONCURRENCY", default=16)
+if OUTBOUND_CONCURRENCY < 1:
+    raise ImproperlyConfigured("OUTBOUND_CONCURRENCY must be at least 1.")
 OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=5)
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=20.0)
 OUTBOUND_LEASE_SECONDS = env.int("OUTBOUND_LEASE_SECONDS", default=60)
 OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS = env.int("OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS", default=600)
+# An accepted send without a delivery report for this long is looked up at Plivo.
+OUTBOUND_REPORT_TIMEOUT_SECONDS = env.int("OUTBOUND_REPORT_TIMEOUT_SECONDS", default=600)
 # The outbound worker deletes inbox events older than this (hourly); a page idle for longer
 # reloads instead of catching up.
 INBOX_EVENT_RETENTION_DAYS = env.int("INBOX_EVENT_RETENTION_DAYS", default=7)
@@ -224,6 +222,12 @@ PLIVO_WHATSAPP_NUMBER = env.str("PLIVO_WHATSAPP_NUMBER", default="")
 PLIVO_SMS_NUMBER = env.str("PLIVO_SMS_NUMBER", default="")
 PLIVO_API_BASE_URL = env.str("PLIVO_API_BASE_URL", default="https://api.plivo.com").rstrip("/")
 PLIVO_API_TIMEOUT_SECONDS = env.float("PLIVO_API_TIMEOUT_SECONDS", default=5.0)
+# Plivo's account-wide API limit ("<requests>/<seconds>s"), shared by every worker process
+# (through PostgreSQL; per process with SQLite). Every request counts: sends and lookups.
+PLIVO_API_RATE_LIMIT = env.str("PLIVO_API_RATE_LIMIT", default="300/5s")
+# Messages per second each sender number may be given ("+14155550199=5,+14155550100=80");
+# Plivo queues what exceeds a number's MPS and expires it after 3 hours. Unlisted: unpaced.
+PLIVO_SENDER_MPS = env.str("PLIVO_SENDER_MPS", default="")
 
 # The local Plivo simulator: on by default for a DEBUG checkout without a Plivo account.
 PLIVO_SIMULATOR = env.bool("PLIVO_SIMULATOR", default=DEBUG and not PLIVO_AUTH_ID)

@@ -7,6 +7,11 @@ Plivo. The same class serves the local simulator (mounted in Django at /simulato
 the test suite (`FakePlivoServer`, a threaded WSGI server on an ephemeral port) and the
 benchmarks (`python -m simulator.fake_plivo --port 9100`).
 
+Like Plivo's servers it takes time to answer (`latency`, with `jitter`) and enforces the
+account's API limit: beyond `rate_limit` requests (300 per 5 s by default, counted over a
+sliding window, sends and lookups alike) it answers 429. `GET Message/{uuid}/` answers with
+Plivo's documented shape.
+
 Destination numbers ending in special digits drive failure cases (see SPECIAL_NUMBERS);
 tests can also queue faults explicitly with `fail_next()`.
 """
@@ -25,6 +30,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from socketserver import ThreadingMixIn
@@ -45,7 +51,7 @@ SPECIAL_NUMBERS = {
     "1111": f"accepted, then `sent` and an `undelivered` report with error 80 ({ERROR_NAMES['80']})",
     "2222": "the API answers 500 once, then accepts the retry",
     "3333": "the API answers 429 (rate limited) once, then accepts the retry",
-    "4444": "accepted, but no delivery report ever arrives (an unconfirmed send)",
+    "4444": "accepted and delivered, but no delivery report ever arrives: Parley finds out by looking it up",
 }
 FAIL_ONCE_SUFFIXES = {"2222": 500, "3333": 429}
 
@@ -59,6 +65,7 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering (beyond the client timeout = ambiguous)
     accept: bool = False  # store the message even though the answer is slow or an error
     count: int = 1
+    retry_after: float | None = None  # sent as a Retry-After header
 
 
 @dataclass
@@ -73,16 +80,19 @@ class FakeMessage:
     created_at: float = field(default_factory=time.time)
     reports: list = field(default_factory=list)  # statuses posted so far
     error_code: str = ""  # of the failed/undelivered report, once posted
+    state: str = "queued"  # where the message is at Plivo, reported or not
+    updated_at: float = field(default_factory=time.time)
 
     def as_plivo(self) -> dict:
-        last = self.reports[-1] if self.reports else "queued"
+        """`GET Message/{uuid}/` as Plivo answers it (the SDK's messageGetResponse.json fixture)."""
+        failed = self.state in ("failed", "undelivered", "rejected")
         return {
             "api_id": str(uuid.uuid4()),
-            "error_code": "",
+            "error_code": self.error_code if failed else ("000" if self.state in ("delivered", "read") else None),
             "from_number": self.src.lstrip("+"),
             "message_direction": "outbound",
-            "message_state": last,
-            "message_time": _plivo_time(self.created_at),
+            "message_state": self.state,
+            "message_time": _plivo_time(self.created_at, fraction=False),
             "message_type": self.type,
             "message_uuid": self.uuid,
             "resource_uri": f"/v1/Account/{self.auth_id}/Message/{self.uuid}/",
@@ -90,7 +100,15 @@ class FakeMessage:
             "total_amount": "0.00500",
             "total_rate": "0.00500",
             "units": 1,
+            "message_sent_time": _plivo_time(self.created_at, offset=True),
+            "message_updated_time": _plivo_time(self.updated_at, offset=True),
+            "error_message": ERROR_NAMES.get(self.error_code, "") if failed else "",
         }
+
+    def move_to(self, state: str, error_code: str = "") -> None:
+        self.state, self.updated_at = state, time.time()
+        if error_code:
+            self.error_code = error_code
 
 
 @dataclass
@@ -99,6 +117,7 @@ class RecordedRequest:
     path: str
     body: dict | None
     status: int  # 401: the credentials were refused
+    at: float = field(default_factory=time.monotonic)  # when it reached the server
 
 
 class PlivoValidationError(Exception):
@@ -110,8 +129,17 @@ class FakePlivoAPI:
 
     def __init__(self, *, auth_id: str, auth_token: str, report_delays=(0.5, 1.0, 2.0, 4.0),
                  auto_report: bool = True, transient_failure_rate: float = 0.0, seed: int | None = None,
-                 read_receipts: str = "auto"):
+                 read_receipts: str = "auto", latency: float = 0.0, jitter: float = 0.25,
+                 rate_limit: tuple[int, float] | None = (300, 5.0), clock=time.monotonic, sleep=time.sleep):
         self.auth_id = auth_id
+        # Seconds each request takes, half before it reaches the server and half for the answer,
+        # each half varied by ±`jitter` of itself.
+        self.latency = latency
+        self.jitter = jitter
+        # (requests, seconds): Plivo's account limit, beyond which it answers 429; None: no limit.
+        self.rate_limit = self._initial_rate_limit = rate_limit
+        self._admitted: deque[float] = deque()
+        self._clock, self._sleep = clock, sleep  # tests give their own
         self.auth_token = auth_token
         # Delays (seconds after acceptance) of the queued, sent, delivered and read reports.
         self.report_delays = tuple(report_delays)
@@ -124,6 +152,7 @@ class FakePlivoAPI:
         self.auto_report = auto_report
         self.transient_failure_rate = transient_failure_rate
         self._random = random.Random(seed)
+        self._latency_random = random.Random(None if seed is None else seed + 1)
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._failed_once: set[str] = set()
@@ -142,14 +171,16 @@ class FakePlivoAPI:
             self._read_marked.clear()
             self.carrier_opt_outs.clear()
             self.transient_failure_rate = 0.0
+            self.rate_limit = self._initial_rate_limit
+            self._admitted.clear()
         self.reporter.cancel_all()
 
     def fail_next(self, status: int = 500, *, error: str | None = None, count: int = 1, delay: float = 0.0,
-                  accept: bool = False):
+                  accept: bool = False, retry_after: float | None = None):
         """Answer the next `count` send requests with `status` (0 = accept after `delay`)."""
         with self._lock:
             self._faults.append(Fault(status=status, error=error or _default_error(status), delay=delay,
-                                      accept=accept or status == 0, count=count))
+                                      accept=accept or status == 0, count=count, retry_after=retry_after))
 
     def faults_pending(self) -> int:
         """Scripted faults not yet taken; a fault is taken as soon as its request arrives, so a
@@ -166,20 +197,54 @@ class FakePlivoAPI:
         with self._lock:
             return [r for r in self.requests if r.method == "POST"]
 
+    def lookups(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.method == "GET"]
+
+    def set_state(self, message_uuid: str, state: str, *, error_code: str = "") -> None:
+        """Move a message on at "Plivo" without any report (what a lookup then finds)."""
+        with self._lock:
+            self.messages[message_uuid].move_to(state, error_code)
+
+    def forget(self, message_uuid: str) -> None:
+        """Plivo no longer knows the message: a lookup answers 404."""
+        with self._lock:
+            self.messages.pop(message_uuid, None)
+
     # --- the HTTP surface -------------------------------------------------------------------
     def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict]:
+        status, answer, _ = self.respond(method, path, authorization, body)
+        return status, answer
+
+    def respond(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict, dict]:
+        """(status, JSON answer, extra headers) for one request, after the API's latency."""
+        self._network_delay()
+        try:
+            return self._respond(method, path, authorization, body)
+        finally:
+            self._network_delay()
+
+    def _network_delay(self) -> None:
+        if self.latency:
+            half = self.latency / 2
+            self._sleep(max(0.0, half * (1 + self.jitter * (2 * self._latency_random.random() - 1))))
+
+    def _respond(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict, dict]:
         match = MESSAGE_PATH.match(path)
         if not match:
             return self._record(method, path, None, 404, {"error": "not found"})
         authorized = self._authorized(authorization) and match["auth_id"] == self.auth_id
         if not authorized:
             return self._record(method, path, None, 401, {"error": "Authentication credentials invalid"})
+        if not self._within_rate_limit():
+            return self._record(method, path, None, 429, {"error": "too many requests"})
         if method == "GET" and match["uuid"]:
             with self._lock:
                 message = self.messages.get(match["uuid"])
-            if message is None:
+                answer = message.as_plivo() if message is not None else None
+            if answer is None:
                 return self._record(method, path, None, 404, {"error": "not found"})
-            return self._record(method, path, None, 200, message.as_plivo())
+            return self._record(method, path, None, 200, answer)
         if method != "POST" or match["uuid"]:
             return self._record(method, path, None, 405, {"error": "method not allowed"})
         try:
@@ -190,7 +255,21 @@ class FakePlivoAPI:
             return self._record(method, path, None, 400, {"error": "invalid JSON body"})
         return self._send(path, payload)
 
-    def _send(self, path: str, payload: dict) -> tuple[int, dict]:
+    def _within_rate_limit(self) -> bool:
+        """Admit one more request unless `rate_limit` requests were admitted in the last window."""
+        if self.rate_limit is None:
+            return True
+        most, seconds = self.rate_limit
+        now = self._clock()
+        with self._lock:
+            while self._admitted and self._admitted[0] <= now - seconds:
+                self._admitted.popleft()
+            if len(self._admitted) >= most:
+                return False
+            self._admitted.append(now)
+            return True
+
+    def _send(self, path: str, payload: dict) -> tuple[int, dict, dict]:
         try:
             validate_message_request(payload)
         except PlivoValidationError as exc:
@@ -199,7 +278,8 @@ class FakePlivoAPI:
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and not fault.accept:
-            return self._record("POST", path, payload, fault.status, {"error": fault.error})
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return self._record("POST", path, payload, fault.status, {"error": fault.error}, headers)
         message = FakeMessage(
             uuid=str(uuid.uuid4()), auth_id=self.auth_id, src=payload.get("src") or "", dst=payload["dst"],
             type=payload.get("type", "sms"), body=payload, url=payload.get("url"),
@@ -245,12 +325,12 @@ class FakePlivoAPI:
             return False
         return user == self.auth_id and password == self.auth_token
 
-    def _record(self, method, path, body, status, answer) -> tuple[int, dict]:
+    def _record(self, method, path, body, status, answer, headers=None) -> tuple[int, dict, dict]:
         if "api_id" not in answer:
             answer = {"api_id": str(uuid.uuid4()), **answer}
         with self._lock:
             self.requests.append(RecordedRequest(method, path, body, status))
-        return status, answer
+        return status, answer, headers or {}
 
     # --- delivery reports -----------------------------------------------------------------------
     def lifecycle_for(self, message: FakeMessage) -> list[tuple[str, str]]:
@@ -309,16 +389,22 @@ class DeliveryReporter:
             return len(self._queue) + self._posting
 
     def schedule_lifecycle(self, message: FakeMessage):
-        if not message.url:
+        reports = self.api.lifecycle_for(message)
+        # "4444": Plivo delivers it like any other, but its reports never reach us.
+        silent = not reports and message.dst.endswith("4444")
+        if silent:
+            reports = [("queued", ""), ("sent", ""), ("delivered", "")]
+        elif not message.url:
             return
-        for index, (status, error_code) in enumerate(self.api.lifecycle_for(message)):
+        for index, (status, error_code) in enumerate(reports):
             delay = self.api.report_delays[min(index, len(self.api.report_delays) - 1)]
-            self.schedule(message, status, error_code=error_code, delay=delay, sequence=index + 1)
+            self.schedule(message, status, error_code=error_code, delay=delay, sequence=index + 1, post=not silent)
 
     def schedule(self, message: FakeMessage, status: str, *, error_code: str = "", delay: float = 0.0,
-                 sequence: int | None = None):
+                 sequence: int | None = None, post: bool = True):
         with self._condition:
-            heapq.heappush(self._queue, (time.monotonic() + delay, next(self._counter), message, status, error_code, sequence))
+            heapq.heappush(self._queue, (time.monotonic() + delay, next(self._counter), message, status, error_code,
+                                         sequence, post))
             self._ensure_thread()
             self._condition.notify()
 
@@ -337,10 +423,13 @@ class DeliveryReporter:
                 while not self._queue or self._queue[0][0] > time.monotonic():
                     timeout = self._queue[0][0] - time.monotonic() if self._queue else None
                     self._condition.wait(timeout)
-                _, _, message, status, error_code, sequence = heapq.heappop(self._queue)
+                _, _, message, status, error_code, sequence, post = heapq.heappop(self._queue)
                 self._posting += 1
             try:
-                self.post(message, status, error_code=error_code, sequence=sequence)
+                if post:
+                    self.post(message, status, error_code=error_code, sequence=sequence)
+                else:
+                    message.move_to(status, error_code)
             except Exception:  # a report that cannot be delivered is Plivo's problem, not ours
                 logger.warning("fake Plivo could not deliver the %s report for %s", status, message.uuid, exc_info=True)
             finally:
@@ -351,8 +440,7 @@ class DeliveryReporter:
         from webhooks.signing import sign_v3
 
         message.reports.append(status)
-        if error_code:
-            message.error_code = error_code
+        message.move_to(status, error_code)
         now = time.time()
         params = {
             "MessageUUID": message.uuid,
@@ -508,8 +596,11 @@ def _default_error(status: int) -> str:
     }.get(status, "error")
 
 
-def _plivo_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _plivo_time(epoch: float, *, fraction: bool = True, offset: bool = False) -> str:
+    """Plivo's times: "2024-08-21 18:28:49.244057" in callbacks; the Message API adds "+00:00"
+    (its message_time has no fraction)."""
+    text = datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f" if fraction else "%Y-%m-%d %H:%M:%S")
+    return text + "+00:00" if offset or not fraction else text
 
 
 # --- serving it over HTTP --------------------------------------------------------------------
@@ -517,10 +608,11 @@ def make_wsgi_app(api: FakePlivoAPI):
     def app(environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        status, answer = api.handle(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
-                                    environ.get("HTTP_AUTHORIZATION"), body)
+        status, answer, headers = api.respond(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                                              environ.get("HTTP_AUTHORIZATION"), body)
         data = json.dumps(answer).encode()
-        start_response(f"{status} {_reason(status)}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        start_response(f"{status} {_reason(status)}", [("Content-Type", "application/json"),
+                                                       ("Content-Length", str(len(data))), *headers.items()])
         return [data]
 
     return app
@@ -586,6 +678,14 @@ def default_api() -> FakePlivoAPI:
         return _default_api
 
 
+def parse_rate_limit(text: str) -> tuple[int, float] | None:
+    """ "300/5" (or "300/5s") as (300, 5.0); "none" for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    requests_, _, seconds = text.strip().rstrip("s").partition("/")
+    return int(requests_), float(seconds or 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Serve the fake Plivo Message API.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -593,10 +693,14 @@ def main():
     parser.add_argument("--auth-id", default="MAPARLEYSIMULATOR000")
     parser.add_argument("--auth-token", default="parley-simulator-auth-token")
     parser.add_argument("--transient-failure-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="Seconds each request takes (e.g. 0.2).")
+    parser.add_argument("--jitter", type=float, default=0.25, help="Latency varies by ± this share of itself.")
+    parser.add_argument("--rate-limit", default="300/5", help='The account limit, "requests/seconds", or "none".')
     parser.add_argument("--no-reports", action="store_true")
     args = parser.parse_args()
     api = FakePlivoAPI(auth_id=args.auth_id, auth_token=args.auth_token, auto_report=not args.no_reports,
-                       transient_failure_rate=args.transient_failure_rate, seed=1)
+                       transient_failure_rate=args.transient_failure_rate, seed=1, latency=args.latency,
+                       jitter=args.jitter, rate_limit=parse_rate_limit(args.rate_limit))
     server = FakePlivoServer(api, args.host, args.port)
     print(f"fake Plivo API on {server.base_url}", flush=True)
     server._server.serve_forever()

@@ -3,7 +3,8 @@
 Woken by PostgreSQL NOTIFY (any process) or an in-process event (the embedded worker), with a
 polling fallback. Any number may run: batches are claimed with `SELECT ... FOR UPDATE SKIP
 LOCKED`. `manage.py run_webhook_worker` runs one per process; with WEBHOOK_WORKER_EMBEDDED the
-web process runs one in a thread.
+web process runs one in a thread. Its loop is `conversations.background.WorkerLoop`, the
+outbound worker's too.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ from datetime import timedelta
 
 import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import connection
+from django.utils import timezone
 
-from conversations.background import embedded_start
+from conversations.background import Chore, WorkerLoop, embedded_start
+from conversations.models import Message, MessageStatusEvent
+from conversations.services.delivery_reports import status_events_attach
 from webhooks.models import WebhookReceipt
 from webhooks.services import RECEIPT_CHANNEL, receipt_arrived, receipts_apply, receipts_prune, v2_nonces_prune
 
 logger = logging.getLogger(__name__)
 
-DATABASE_RETRY_SECONDS = 5
 PRUNE_INTERVAL_SECONDS = 3600
+PARKED_REPORTS_INTERVAL_SECONDS = 5
+# Parked reports older than this are not ours (or their send never got its uuid stored).
+PARKED_REPORTS_WINDOW = timedelta(days=1)
 
 
 class _Wakeup:
@@ -70,55 +76,47 @@ class _Wakeup:
             self._listener = None
 
 
-class WebhookWorker:
+class WebhookWorker(WorkerLoop):
+    name = "webhook worker"
+
     def __init__(self, *, interval: float = 1.0, batch_size: int = 50, stop_when_idle: bool = False):
-        self.interval = interval
+        super().__init__(interval=interval, stop_when_idle=stop_when_idle, chores=[
+            Chore("prune", PRUNE_INTERVAL_SECONDS, self.prune),
+            Chore("attach parked reports", PARKED_REPORTS_INTERVAL_SECONDS, self.parked_reports_attach),
+        ])
         self.batch_size = batch_size
-        self.stop_when_idle = stop_when_idle
-        self.stop_event = threading.Event()
         self.receipts_taken = 0
-        self._next_prune = 0.0
         self._wakeup = _Wakeup()
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run()`."""
-        self.stop_event.set()
+        super().stop()
         receipt_arrived.set()
 
-    def run(self) -> None:
-        logger.info("webhook worker started")
-        try:
-            while not self.stop_event.is_set():
-                try:
-                    _close_old_connections()
-                    self._wakeup.listen()
-                    self._maybe_prune()
-                    taken = receipts_apply(limit=self.batch_size)
-                    self.receipts_taken += taken
-                    if taken:
-                        continue
-                    if self.stop_when_idle and not WebhookReceipt.objects.due().exists():
-                        return
-                    _close_old_connections()
-                    self._wakeup.wait(self.interval, self.stop_event)
-                except (OperationalError, InterfaceError) as exc:
-                    if connection.in_atomic_block:
-                        raise
-                    # Database down or restarting: the batch rolled back and is applied later.
-                    logger.warning("webhook worker: database unavailable (%s); retrying in %s s", exc, DATABASE_RETRY_SECONDS)
-                    connection.close()
-                    self._wakeup.close()
-                    self.stop_event.wait(DATABASE_RETRY_SECONDS)
-        finally:
-            self._wakeup.close()
-            if not connection.in_atomic_block:
-                connection.close()
-            logger.info("webhook worker stopped after %d receipts", self.receipts_taken)
+    def before_work(self) -> None:
+        self._wakeup.listen()
 
-    def _maybe_prune(self) -> None:
-        if time.monotonic() < self._next_prune:
-            return
-        self._next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+    def work(self) -> bool:
+        taken = receipts_apply(limit=self.batch_size)
+        self.receipts_taken += taken
+        return bool(taken)
+
+    def idle(self) -> bool:
+        return not WebhookReceipt.objects.due().exists()
+
+    def wait(self, timeout: float) -> None:
+        self._wakeup.wait(timeout, self.stop_event)
+
+    def database_lost(self) -> None:
+        self._wakeup.close()
+
+    def finish(self) -> None:
+        self._wakeup.close()
+
+    def summary(self) -> str:
+        return f"after {self.receipts_taken} receipts"
+
+    def prune(self) -> None:
         days = settings.WEBHOOK_RECEIPT_RETENTION_DAYS
         pruned = receipts_prune(older_than=timedelta(days=days))
         if pruned:
@@ -127,11 +125,19 @@ class WebhookWorker:
         if forgotten := v2_nonces_prune(older_than=timedelta(days=nonce_days)):
             logger.info("forgot %d V2 signature nonces older than %d days", forgotten, nonce_days)
 
+    def parked_reports_attach(self) -> int:
+        """Apply reports that were parked because they came before their send's uuid was stored
+        (a report without our `?ref=`): the send path only stores the uuid."""
+        attached = 0
+        for message in messages_with_parked_reports(since=timezone.now() - PARKED_REPORTS_WINDOW):
+            attached += status_events_attach(message=message)
+        return attached
 
-def _close_old_connections() -> None:
-    # Inside a transaction only when a test drives the worker on its own connection.
-    if not connection.in_atomic_block:
-        close_old_connections()
+
+def messages_with_parked_reports(*, since) -> list[Message]:
+    """Our sends whose uuid matches a report parked after `since` and not yet attached."""
+    parked = MessageStatusEvent.objects.filter(message__isnull=True, received_at__gte=since).values("plivo_message_uuid")
+    return list(Message.objects.filter(plivo_message_uuid__in=parked, direction=Message.Direction.OUTBOUND)[:100])
 
 
 def start_embedded_worker(**options) -> WebhookWorker:

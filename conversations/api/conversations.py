@@ -1,5 +1,5 @@
-"""The inbox's conversations: the list with its views and search, one conversation, its
-status and assignee, and marking it read. (Its thread is in `messages`.)"""
+"""The inbox's conversations: the list with its views, label filter and search, one
+conversation, its status, assignee and labels, and marking it read. (Its thread is in `messages`.)"""
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -12,6 +12,7 @@ from conversations import selectors
 from conversations.api.input import validated
 from conversations.api.schema import ERRORS, error_response
 from conversations.models import Channel, Conversation
+from conversations.team_models import LABEL_NAME_MAX_LENGTH
 from conversations.serializers import ConversationSerializer
 from conversations.services.conversations import conversation_mark_read, conversation_update
 
@@ -20,6 +21,9 @@ class ConversationListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     assignee = serializers.CharField(required=False, help_text="`me`, `none` or an agent's id.")
+    label = serializers.CharField(
+        required=False, max_length=LABEL_NAME_MAX_LENGTH, help_text="Only conversations with this label (its name, any case)."
+    )
     q = serializers.CharField(required=False, allow_blank=True, max_length=200, trim_whitespace=True)
     cursor = serializers.CharField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
@@ -52,9 +56,10 @@ class ConversationListApi(APIView):
         operation_id="conversations_list",
         summary="The inbox list, newest activity first",
         description=(
-            "Filter by `status`, `channel`, `assignee` (`me`, `none` or an agent id) and a search `q` over the "
-            "contact's name and phone and every message's text. Keyset-paginated: follow `next_cursor`. "
-            "The first page also carries the Mine / Unassigned / All counts for the status and channel."
+            "Filter by `status`, `channel`, `assignee` (`me`, `none` or an agent id), `label` (a label's name; "
+            "an unknown one is a 400) and a search `q` over the contact's name and phone and every message's "
+            "text. Keyset-paginated: follow `next_cursor`. The first page also carries the Mine / Unassigned / "
+            "All counts for the status, channel and label."
         ),
         parameters=[ConversationListQuery],
         responses={200: ConversationPageSerializer, **ERRORS},
@@ -69,12 +74,14 @@ class ConversationListApi(APIView):
             view = "unassigned"
         elif assignee is not None:
             assignee_id = assignee
+        label_id = selectors.label_for_filter(params["label"]).pk if params.get("label") else None
         page = selectors.conversation_list_for_inbox(
             user=request.user,
             view=view,
             status=params.get("status"),
             channel=params.get("channel"),
             assignee_id=assignee_id,
+            label_id=label_id,
             query=params.get("q", ""),
             cursor=params.get("cursor"),
             limit=params["limit"],
@@ -82,7 +89,7 @@ class ConversationListApi(APIView):
         counts = None
         if not params.get("cursor"):
             counts = selectors.conversation_view_counts(
-                user=request.user, status=params.get("status"), channel=params.get("channel")
+                user=request.user, status=params.get("status"), channel=params.get("channel"), label_id=label_id
             )
         return Response(
             {
@@ -94,18 +101,29 @@ class ConversationListApi(APIView):
         )
 
 
+MAX_LABELS = 20
+
+
 class ConversationUpdateInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, help_text="An agent's id, or null to unassign.")
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=LABEL_NAME_MAX_LENGTH),
+        required=False,
+        max_length=MAX_LABELS,
+        help_text="Every label the conversation should have, by name (any case); `[]` removes them all.",
+    )
 
     def validate(self, data):
         if not data:
-            raise serializers.ValidationError("Send `status` and/or `assignee_id`.", code="empty")
+            raise serializers.ValidationError("Send `status`, `assignee_id` and/or `labels`.", code="empty")
         return data
 
 
 def _get_conversation(pk: int) -> Conversation:
-    return get_object_or_404(Conversation.objects.select_related("contact", "assignee", "last_message"), pk=pk)
+    return get_object_or_404(
+        selectors.with_label_summaries(Conversation.objects.select_related("contact", "assignee", "last_message")), pk=pk
+    )
 
 
 class ConversationDetailApi(APIView):
@@ -115,9 +133,11 @@ class ConversationDetailApi(APIView):
 
     @extend_schema(
         operation_id="conversations_update",
-        summary="Change a conversation's status or assignee",
+        summary="Change a conversation's status, assignee or labels",
         description=(
-            "`status`: open, pending or resolved. `assignee_id`: an agent's id, or null to unassign.\n\n"
+            "`status`: open, pending or resolved. `assignee_id`: an agent's id, or null to unassign. "
+            "`labels`: the full set of label names (an unknown name is a 400 naming `labels`); a change adds "
+            "a `labelled` activity entry to the thread.\n\n"
             "Who may reassign: any agent may assign an unassigned conversation (to themselves or a colleague) "
             "and may hand on or drop a conversation assigned to themselves. Reassigning or unassigning a "
             "conversation that a colleague holds is for staff (supervisors) only: others get 403 "

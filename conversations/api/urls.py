@@ -1,7 +1,18 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, contacts, conversations, events, messages, notes, notifications, templates
+from conversations.api import (
+    agents,
+    canned_replies,
+    contacts,
+    conversations,
+    events,
+    labels,
+    messages,
+    notes,
+    notifications,
+    templates,
+)
 
 app_name = "api"
 
@@ -16,4 +27,6 @@ urlpatterns = [
     *events.urlpatterns,
     *notes.urlpatterns,
     *notifications.urlpatterns,
+    *labels.urlpatterns,
+    *canned_replies.urlpatterns,
 ]

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from conversations.models import Conversation
 from conversations.selectors.cursors import conversations_after, decode_cursor, encode_cursor
+from conversations.selectors.labels import with_label_summaries
 from conversations.selectors.search import conversations_matching
 
 VIEWS = ("mine", "unassigned", "all")
@@ -22,14 +23,22 @@ class ConversationPage:
 
 
 def conversation_filter(
-    *, user, view: str = "all", status: str | None = None, channel: str | None = None, assignee_id: int | None = None
+    *,
+    user,
+    view: str = "all",
+    status: str | None = None,
+    channel: str | None = None,
+    assignee_id: int | None = None,
+    label_id: int | None = None,
 ) -> QuerySet:
-    """Conversations that have had any activity, narrowed by view, status tab and channel."""
+    """Conversations that have had any activity, narrowed by view, status tab, channel and label."""
     conversations = Conversation.objects.filter(last_message_at__isnull=False)
     if status:
         conversations = conversations.filter(status=status)
     if channel:
         conversations = conversations.filter(channel=channel)
+    if label_id is not None:
+        conversations = conversations.filter(labels=label_id)
     if view == "mine":
         conversations = conversations.filter(assignee=user)
     elif view == "unassigned":
@@ -51,12 +60,15 @@ def conversation_list_for_inbox(
     status: str | None = None,
     channel: str | None = None,
     assignee_id: int | None = None,
+    label_id: int | None = None,
     query: str = "",
     cursor: str | None = None,
     limit: int = 50,
 ) -> ConversationPage:
     """One page of the inbox list, newest activity first."""
-    conversations = conversation_filter(user=user, view=view, status=status, channel=channel, assignee_id=assignee_id)
+    conversations = conversation_filter(
+        user=user, view=view, status=status, channel=channel, assignee_id=assignee_id, label_id=label_id
+    )
     if cursor:
         moment, pk = decode_cursor(cursor, field="cursor")
         conversations = conversations_after(conversations, moment, pk)
@@ -64,7 +76,7 @@ def conversation_list_for_inbox(
     if query:
         conversations = conversations_matching(conversations, query, limit=limit)
     page = list(
-        conversations.select_related("contact", "assignee", "last_message")
+        with_label_summaries(conversations.select_related("contact", "assignee", "last_message"))
         .defer(*LAST_MESSAGE_UNUSED)
         .order_by("-last_message_at", "-pk")[: limit + 1]
     )
@@ -80,13 +92,16 @@ def conversation_list_for_inbox(
 COUNT_LIMIT = 1000
 
 
-def conversation_view_counts(*, user, status: str | None = None, channel: str | None = None) -> dict:
+def conversation_view_counts(
+    *, user, status: str | None = None, channel: str | None = None, label_id: int | None = None
+) -> dict:
     """How many conversations each view (Mine / Unassigned / All) holds, up to COUNT_LIMIT
     (a count equal to COUNT_LIMIT means "at least that many")."""
     parts, params = [], []
     for view in VIEWS:
         # order_by(): the model's default order (NULLS LAST) would sort every row first.
-        rows = conversation_filter(user=user, view=view, status=status, channel=channel).order_by().values("pk")
+        rows = conversation_filter(user=user, view=view, status=status, channel=channel, label_id=label_id)
+        rows = rows.order_by().values("pk")
         sql, view_params = rows[:COUNT_LIMIT].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {view}_rows)")
         params.extend(view_params)

@@ -6,6 +6,6 @@
 - keywords.py          STOP / START / HELP in a customer message
 - delivery_reports.py  delivery reports for our sends (the status webhook), in raw SQL
 
-Outbound sending lives in `conversations/outbound.py`, the one module that talks to Plivo.
+Outbound sending lives in the `conversations/outbound/` package, the one place that talks to Plivo.
 Every function that changes what agents see publishes its inbox event through `events.py`.
 """

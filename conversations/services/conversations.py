@@ -5,6 +5,7 @@ from django.utils import timezone
 from conversations import events
 from conversations.models import Contact, Conversation
 from conversations.permissions import user_is_agent
+from conversations.services.labels import conversation_labels_set
 from conversations.sql import copy_columns, db_datetime, update_returning
 from messaging_site.errors import ApplicationError
 
@@ -101,8 +102,11 @@ _UNSET = object()
 
 
 @transaction.atomic
-def conversation_update(*, conversation: Conversation, by, status: str | None = None, assignee_id=_UNSET) -> Conversation:
-    """An agent's change of status and/or assignee (`assignee_id=None` unassigns), all or nothing."""
+def conversation_update(
+    *, conversation: Conversation, by, status: str | None = None, assignee_id=_UNSET, labels: list[str] | None = None
+) -> Conversation:
+    """An agent's change of status, assignee (`assignee_id=None` unassigns) and/or labels (the
+    full set, by name), all or nothing."""
     if assignee_id is not _UNSET:
         assignee = None
         if assignee_id is not None:
@@ -114,4 +118,6 @@ def conversation_update(*, conversation: Conversation, by, status: str | None = 
         conversation = conversation_assign_by_agent(conversation=conversation, assignee=assignee, by=by)
     if status is not None:
         conversation = conversation_set_status(conversation=conversation, status=status)
+    if labels is not None:
+        conversation = conversation_labels_set(conversation=conversation, by=by, names=labels)
     return conversation

@@ -18,8 +18,8 @@ from conversations.models import (
     Message,
     MessageStatus,
     MessageStatusEvent,
-    OutboundJob,
 )
+from conversations.outbound.jobs import send_report_received
 from conversations.plivo_errors import ERROR_UNCONFIRMED, OPTED_OUT_ERROR_CODE, error_name, explain_error_code
 from conversations.services.contacts import contact_opt_out
 from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
@@ -131,8 +131,8 @@ def _message_by_uuid(uuid: str) -> Message | None:
 def uuid_lock(uuid: str) -> None:
     """A transaction-scoped lock on one Plivo uuid (SQLite already serialises writers).
 
-    Lock order: this lock first, then the message row. Whoever stores a send's uuid takes it
-    before updating the message, or a report being parked for that uuid deadlocks with it."""
+    Lock order: this lock first, then the message row. (The send path stores a uuid without
+    it; a report it parked meanwhile is attached by the webhook worker's chore.)"""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARKED_REPORT_LOCK_NAMESPACE, uuid])
@@ -243,11 +243,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
             Message, assignments=", ".join(assignments), where=f"id = %s AND ({stale})", params=[*params, message.pk, *stale_params]
         )
 
-    settled = OutboundJob.State.FAILED if is_failure else OutboundJob.State.ACCEPTED
-    execute(
-        f"UPDATE {table(OutboundJob)} SET state = %s, updated_at = %s, last_error = %s WHERE message_id = %s AND state = %s",
-        [settled.value, now, explain_error_code(event.error_code) if is_failure else "", message.pk, OutboundJob.State.UNCONFIRMED.value],
-    )
+    send_report_received(message_id=message.pk, status=new_status, error_code=event.error_code)
     if moved or touched:
         copy_columns(source=moved or touched, target=message)
     if is_failure and event.error_code == OPTED_OUT_ERROR_CODE:

@@ -63,8 +63,10 @@ def _thread_for(payload) -> tuple[Contact, Conversation]:
     conversation = conversation_for_sender(phone=phone, channel=payload.channel)
     if conversation is None:
         contact, _ = contact_get_or_create(phone=phone, display_name=payload.profile_name)
-        conversation, _ = conversation_get_or_create(contact=contact, channel=payload.channel)
+        conversation, created = conversation_get_or_create(contact=contact, channel=payload.channel)
         conversation.contact = contact
+        if created:
+            conversation.label_summaries = []  # for its events, without asking
         return contact, conversation
     contact = conversation.contact
     if payload.profile_name and not contact.display_name:

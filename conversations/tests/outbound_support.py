@@ -7,14 +7,16 @@ import pytest
 from django.utils import timezone
 
 from conversations.models import Message, SendAttempt
-from conversations.outbound_worker import OutboundWorker
+from conversations.outbound import OutboundWorker
 from conversations.tests.factories import ContactFactory, ConversationFactory
 
 
-def drain(max_seconds: float = 10.0) -> OutboundWorker:
-    """Run one in-process worker (on the test's own connection) until nothing is queued or in
-    flight; fail the test if that takes longer than `max_seconds`."""
-    worker = OutboundWorker(worker_id="test-worker", interval=0.01, sweep_interval=0.05, stop_when_idle=True)
+def drain(max_seconds: float = 10.0, concurrency: int = 1) -> OutboundWorker:
+    """Run one in-process worker until nothing is queued or in flight; fail the test if that
+    takes longer than `max_seconds`. With the default concurrency of 1 it sends on this thread,
+    on the test's own connection (so it sees the test's uncommitted rows)."""
+    worker = OutboundWorker(worker_id="test-worker", interval=0.01, sweep_interval=0.05, stop_when_idle=True,
+                            concurrency=concurrency)
     timed_out = threading.Event()
 
     def give_up():

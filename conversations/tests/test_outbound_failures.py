@@ -71,8 +71,12 @@ def test_agent_sees_the_retry_while_it_waits(fake_plivo, conversation):
     # First backoff: base 20 s with jitter, between 20 and 40 s.
     assert before + timedelta(seconds=20) <= job.next_attempt_at <= timezone.now() + timedelta(seconds=40)
     assert (job.state, job.lease_expires_at) == ("pending", None)
+    assert message.next_attempt_at == job.next_attempt_at and message.error_code == "plivo_unavailable"
     updated = InboxEvent.objects.filter(type="message.updated").last()
     assert updated.data["message"]["error_message"] == message.error_message
+    # What the inbox shows: "Plivo busy, retrying in 30 s".
+    assert updated.data["message"]["retry_reason"] == "Plivo busy"
+    assert updated.data["message"]["next_attempt_at"] == job.next_attempt_at.isoformat().replace("+00:00", "Z")
     # Not due yet: a worker does not pick it up early.
     assert outbound_job_process(message_id=message.pk) is None
     assert len(fake_plivo.sends()) == 1
@@ -297,16 +301,12 @@ def test_worker_that_died_during_its_request_leaves_it_unconfirmed(fake_plivo, s
     assert attempts(message)[0].outcome == "ambiguous"
 
 
-def test_pending_job_whose_task_was_lost_gets_a_new_one(fake_plivo, settings, conversation):
-    from django_tasks_db.models import DBTaskResult
-
-    message = queue_text(conversation)
-    DBTaskResult.objects.all().delete()
-    assert outbound_sweep()["requeued"] == 0
-    later = timezone.now() + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS + 1)
-    with time_machine.travel(later):
-        assert outbound_sweep()["requeued"] == 1
-        drain()
+def test_a_pending_job_is_all_a_worker_needs(fake_plivo, conversation):
+    """The job is the queue: no trigger to lose (a job written by hand, or carried over from the
+    django-tasks days, is sent like any other)."""
+    message = MessageFactory(conversation=conversation, direction="outbound", status="queued", text="From the old queue")
+    OutboundJob.objects.create(message=message, next_attempt_at=timezone.now() - timedelta(days=1))
+    drain()
     assert reload(message).status == MessageStatus.SENDING and len(fake_plivo.sends()) == 1
 
 
@@ -348,19 +348,19 @@ def test_damaged_stored_payload_fails_plainly_without_a_request(fake_plivo, conv
 def test_worker_survives_the_database_going_away(fake_plivo, monkeypatch):
     from django.db import OperationalError
 
-    from conversations import outbound_worker
+    from conversations.outbound import OutboundWorker
 
     message = queue_text(open_conversation(phone="+14155550123"))
-    monkeypatch.setattr(outbound_worker, "DATABASE_RETRY_SECONDS", 0.01)
-    real_run_one, failures = outbound_worker.OutboundWorker.run_one, []
+    monkeypatch.setattr(OutboundWorker, "database_retry_seconds", 0.01)
+    real_work, failures = OutboundWorker.work, []
 
-    def flaky_run_one(self):
+    def flaky_work(self):
         if not failures:
             failures.append(1)
             raise OperationalError("server closed the connection unexpectedly")
-        return real_run_one(self)
+        return real_work(self)
 
-    monkeypatch.setattr(outbound_worker.OutboundWorker, "run_one", flaky_run_one)
+    monkeypatch.setattr(OutboundWorker, "work", flaky_work)
     drain()
     assert failures and reload(message).status == MessageStatus.SENDING
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from conversations.models import Message, OutboundJob, SendAttempt
-from conversations.outbound import SendOutcome, _outcome_record
+from conversations.outbound import SendOutcome, outcome_record
 from conversations.services.delivery_reports import uuid_lock
 from conversations.tests.outbound_support import open_conversation
 
@@ -40,7 +40,7 @@ def test_accepted_send_and_a_report_for_its_uuid_at_the_same_moment_both_commit(
     thread.start()
     assert report_holds_uuid_lock.wait(5)
     try:
-        _outcome_record(job=job, attempt=attempt, outcome=SendOutcome(kind="accepted", plivo_message_uuid=UUID, http_status=202))
+        outcome_record(job=job, attempt=attempt, outcome=SendOutcome(kind="accepted", plivo_message_uuid=UUID, http_status=202))
     except Exception as exc:
         errors.append(exc)
     thread.join(10)

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from conversations.models import Contact, Conversation, InboxEvent, Message, OutboundJob
 from conversations.outbound import message_send
@@ -20,7 +19,6 @@ pytestmark = pytest.mark.django_db
 def assert_nothing_stored():
     assert not Message.objects.exists()
     assert not OutboundJob.objects.exists()
-    assert not DBTaskResult.objects.exists()
     assert not InboxEvent.objects.exists()
 
 
@@ -36,14 +34,12 @@ def template():
     return MessageTemplateFactory(name="order_update", language="en_US", body="Hi {{1}}, order {{2}} is ready.")
 
 
-# --- the message, its job and its task are one transaction ---------------------------------------
-def test_queued_message_has_exactly_one_job_and_task():
+# --- the message and its job (the queue) are one transaction -------------------------------------
+def test_queued_message_has_exactly_one_job_due_now_as_an_agent_reply():
     message, _ = message_send(conversation=open_conversation(), kind="text", text="Hi")
     job = OutboundJob.objects.get()
     assert job.message == message and job.state == "pending" and job.attempts == 0
-    [task] = DBTaskResult.objects.all()
-    assert (task.queue_name, task.task_path, task.args_kwargs["args"]) == (
-        "outbound", "conversations.outbound.send_outbound_job", [message.pk])
+    assert job.next_attempt_at <= timezone.now() and job.priority == OutboundJob.Priority.REPLY
     assert list(InboxEvent.objects.values_list("type", flat=True)) == ["message.created"]
 
 
@@ -51,7 +47,7 @@ def test_rolled_back_transaction_leaves_neither_message_nor_job():
     conversation = open_conversation()
     with pytest.raises(RuntimeError), transaction.atomic():
         message_send(conversation=conversation, kind="text", text="Hi")
-        assert Message.objects.count() == OutboundJob.objects.count() == DBTaskResult.objects.count() == 1
+        assert Message.objects.count() == OutboundJob.objects.count() == 1
         raise RuntimeError("the caller's transaction fails after queueing")
     assert_nothing_stored()
     conversation.refresh_from_db()
@@ -135,7 +131,6 @@ def test_text_length_limits(channel, limit):
     assert message_send(conversation=conversation, kind="text", text="x" * limit)[1]
     Message.objects.all().delete()
     OutboundJob.objects.all().delete()
-    DBTaskResult.objects.all().delete()
     InboxEvent.objects.all().delete()
     error = refused(conversation=conversation, kind="text", text="x" * (limit + 1))
     assert error.code == "too_long" and f"the limit is {limit}" in error.message
@@ -214,7 +209,7 @@ def buttons(n, title="Option"):
 
 def test_at_most_three_reply_buttons():
     assert message_send(conversation=open_conversation(), kind="interactive", interactive=buttons(3))[1]
-    Message.objects.all().delete(), DBTaskResult.objects.all().delete(), InboxEvent.objects.all().delete()
+    Message.objects.all().delete(), InboxEvent.objects.all().delete()
     error = refused(conversation=open_conversation(), kind="interactive", interactive=buttons(4))
     assert error.code == "too_many_buttons" and "at most 3 reply buttons" in error.message
 
@@ -254,7 +249,7 @@ def test_same_idempotency_key_returns_the_first_message(agent):
     first, created = message_send(conversation=conversation, kind="text", text="Hi", sent_by=agent, idempotency_key="k-1")
     again, created_again = message_send(conversation=conversation, kind="text", text="Hi", sent_by=agent, idempotency_key="k-1")
     assert created and not created_again and again.pk == first.pk
-    assert Message.objects.count() == OutboundJob.objects.count() == DBTaskResult.objects.count() == 1
+    assert Message.objects.count() == OutboundJob.objects.count() == 1
 
 
 def test_replay_is_returned_even_after_the_window_closed(agent):

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connections
-from django_tasks_db.models import DBTaskResult
 
 from conversations.models import Message, MessageStatus, OutboundJob, SendAttempt
-from conversations.outbound import message_send, send_outbound_job
+from conversations.outbound import message_send
 from conversations.tests.factories import ContactFactory, ConversationFactory, UserFactory
 from conversations.tests.live_server import LiveServer, database_url_for_current_connection
 from conversations.tests.outbound_support import open_conversation, reload
@@ -81,47 +80,47 @@ def workers(tmp_path, settings):
             worker.log.close()
 
 
-def test_killed_worker_mid_send_is_recovered_without_a_blind_resend(fake_plivo, workers):
-    # Plivo takes the message but answers slowly; the worker is killed while it waits.
-    fake_plivo.fail_next(0, delay=2.5, accept=True)
-    message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
+def test_killed_worker_with_sends_in_flight_is_recovered_without_a_blind_resend(fake_plivo, workers):
+    # Plivo takes the messages but answers slowly; the worker is killed while it waits for all four.
+    fake_plivo.fail_next(0, delay=2.5, accept=True, count=4)
+    messages = [message_send(conversation=open_conversation(phone=f"+1415555012{n}"), kind="text", text="Hi")[0]
+                for n in range(4)]
     first = workers("worker-a", OUTBOUND_LEASE_SECONDS=2, PLIVO_API_TIMEOUT_SECONDS=30)
-    # Mid-send: the attempt is recorded and the request has reached Plivo, which is still answering.
+    # Mid-send: the attempts are recorded and the requests reached Plivo, which is still answering.
     assert wait_for(lambda: fake_plivo.faults_pending() == 0, timeout=60), first.output()
-    assert SendAttempt.objects.filter(message=message, finished_at__isnull=True).exists()
+    assert SendAttempt.objects.filter(finished_at__isnull=True).count() == 4
     first.process.send_signal(signal.SIGKILL)
     assert first.stop() == -signal.SIGKILL
-    job = OutboundJob.objects.get(message=message)
-    assert job.state == "in_flight" and job.claimed_by == "worker-a"
+    assert {(job.state, job.claimed_by) for job in OutboundJob.objects.all()} == {("in_flight", "worker-a")}
 
     second = workers("worker-b", OUTBOUND_LEASE_SECONDS=2, OUTBOUND_UNCONFIRMED_TIMEOUT_SECONDS=4)
-    # The lease runs out; the second worker's sweeper judges the send ambiguous: no resend.
-    assert wait_for(lambda: OutboundJob.objects.get(pk=job.pk).state == "unconfirmed", timeout=30), second.output()
-    message = reload(message)
-    assert message.unconfirmed_since is not None and "may or may not have been sent" in message.error_message
-    assert SendAttempt.objects.get(message=message).outcome == "ambiguous"
-    assert wait_for(lambda: fake_plivo.accepted)  # Plivo did get it
-    # The task the killed worker left RUNNING is closed, and nothing was sent again.
-    assert wait_for(lambda: not DBTaskResult.objects.filter(status="RUNNING").exists(), timeout=30)
-    assert DBTaskResult.objects.get().exception_class_path.endswith("WorkerLost")
+    # The leases run out; the second worker's sweep judges the sends ambiguous: no resend.
+    unconfirmed = lambda: OutboundJob.objects.filter(state="unconfirmed").count() == 4  # noqa: E731
+    assert wait_for(unconfirmed, timeout=30), second.output()
+    for message in map(reload, messages):
+        assert message.unconfirmed_since is not None and "may or may not have been sent" in message.error_message
+        assert SendAttempt.objects.get(message=message).outcome == "ambiguous"
+    assert wait_for(lambda: len(fake_plivo.accepted) == 4)  # Plivo did get them
     # No report arrives (our webhook is not reachable here): after the timeout the agent decides.
-    assert wait_for(lambda: reload(message).status == MessageStatus.FAILED, timeout=30), second.output()
-    assert "may not have been sent" in reload(message).error_message
-    assert len(fake_plivo.sends()) == 1
+    failed = lambda: all(reload(m).status == MessageStatus.FAILED for m in messages)  # noqa: E731
+    assert wait_for(failed, timeout=30), second.output()
+    assert all("may not have been sent" in reload(m).error_message for m in messages)
+    assert len(fake_plivo.sends()) == 4
     assert second.stop() == 0
 
 
-def test_sigterm_finishes_the_send_in_hand_then_exits(fake_plivo, workers):
-    fake_plivo.fail_next(0, delay=1.0, accept=True)
-    message, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Hi")
+def test_sigterm_finishes_the_sends_in_flight_then_exits(fake_plivo, workers):
+    fake_plivo.fail_next(0, delay=1.0, accept=True, count=3)
+    messages = [message_send(conversation=open_conversation(phone=f"+1415555012{n}"), kind="text", text="Hi")[0]
+                for n in range(3)]
     worker = workers("worker-a", PLIVO_API_TIMEOUT_SECONDS=30)
-    assert wait_for(lambda: fake_plivo.faults_pending() == 0, timeout=60), worker.output()  # request in progress
+    assert wait_for(lambda: fake_plivo.faults_pending() == 0, timeout=60), worker.output()  # requests in progress
     assert worker.stop(signal.SIGTERM) == 0
-    assert "finishing the current send" in worker.output()
-    message = reload(message)
-    assert message.status == MessageStatus.SENDING
-    assert message.plivo_message_uuid == fake_plivo.accepted[0].uuid
-    assert OutboundJob.objects.get(message=message).state == "accepted"
+    assert "finishing the sends in flight" in worker.output()
+    uuids = {m.uuid for m in fake_plivo.accepted}
+    for message in map(reload, messages):
+        assert message.status == MessageStatus.SENDING and message.plivo_message_uuid in uuids
+        assert OutboundJob.objects.get(message=message).state == "accepted"
 
 
 @pytest.mark.postgres
@@ -135,8 +134,6 @@ def test_two_workers_racing_never_send_a_message_twice(fake_plivo, workers):
     for n in range(80):
         conversation = ConversationFactory(contact=ContactFactory(phone=f"+1415555{1000 + n:04d}"), channel="sms")
         message, _ = message_send(conversation=conversation, kind="text", text=f"Message {n}", sent_by=agent)
-        # Duplicate triggers (as a sweeper requeue would make): the job claim must still win once.
-        send_outbound_job.enqueue(message.pk)
         messages.append(message)
     done = lambda: Message.objects.filter(pk__in=[m.pk for m in messages], status=MessageStatus.SENDING).count() == 80  # noqa: E731
     assert wait_for(done, timeout=120), first.output()[-2000:] + second.output()[-2000:]
@@ -171,7 +168,7 @@ def test_concurrent_requests_with_one_idempotency_key_store_one_message(agent):
     assert not errors
     assert len({message.pk for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
-    assert Message.objects.count() == OutboundJob.objects.count() == DBTaskResult.objects.count() == 1
+    assert Message.objects.count() == OutboundJob.objects.count() == 1
 
 
 def test_embedded_worker_in_the_web_process_sends_queued_messages(fake_plivo, tmp_path, settings):

@@ -1,8 +1,13 @@
 """The fake Plivo API answers the real SDK as Plivo does."""
 
+import base64
+import json
+
 import plivo
 import pytest
 from plivo import exceptions as plivo_exceptions
+
+from conversations.tests.support import wait_for
 
 
 @pytest.fixture
@@ -67,3 +72,85 @@ def test_lifecycle_depends_on_destination(fake_plivo):
     assert lifecycle("+14155550000") == ["queued", "failed"]
     assert lifecycle("+14155551111") == ["queued", "sent", "undelivered"]
     assert lifecycle("+14155554444") == []
+
+
+# --- as Plivo's servers: the Message API's shape, latency and account limit -------------------
+PLIVO_GET_KEYS = {  # the SDK's tests/resources/fixtures/messageGetResponse.json
+    "api_id", "error_code", "from_number", "message_direction", "message_state", "message_time", "message_type",
+    "message_uuid", "resource_uri", "to_number", "total_amount", "total_rate", "units", "message_sent_time",
+    "message_updated_time", "error_message",
+}
+
+
+def test_message_lookup_answers_with_plivos_documented_shape(client, fake_plivo):
+    [uuid] = client.messages.create(src="+14155550100", dst="+14155550123", text="hi", type_="sms").message_uuid
+    found = client.messages.get(uuid)
+    assert set(found.__dict__) >= PLIVO_GET_KEYS
+    assert (found.message_state, found.error_code, found.message_direction) == ("queued", None, "outbound")
+    assert found.to_number == "14155550123" and found.message_time.endswith("+00:00")
+    fake_plivo.set_state(uuid, "delivered")
+    assert (client.messages.get(uuid).message_state, client.messages.get(uuid).error_code) == ("delivered", "000")
+    fake_plivo.set_state(uuid, "undelivered", error_code="80")
+    undelivered = client.messages.get(uuid)
+    assert (undelivered.error_code, undelivered.error_message) == ("80", "destination temporarily unavailable")
+
+
+def test_lookup_of_a_message_plivo_does_not_know_is_404(client, fake_plivo):
+    [uuid] = client.messages.create(src="+14155550100", dst="+14155550123", text="hi", type_="sms").message_uuid
+    fake_plivo.forget(uuid)
+    with pytest.raises(plivo_exceptions.ResourceNotFoundError):
+        client.messages.get(uuid)
+
+
+def test_4444_is_delivered_at_plivo_but_no_report_is_ever_posted(fake_plivo):
+    from simulator.fake_plivo import FakeMessage
+
+    fake_plivo.auto_report = True
+    message = FakeMessage("u-4444", "a", "+14155550100", "+14155554444", "sms", {}, "http://127.0.0.1:9/unreachable")
+    fake_plivo.reporter.schedule_lifecycle(message)
+    assert wait_for(lambda: message.state == "delivered")
+    assert message.reports == [] and fake_plivo.reporter.pending() == 0
+
+
+def test_beyond_the_account_limit_requests_get_429_until_the_window_moves_on(settings):
+    from simulator.fake_plivo import FakePlivoAPI
+
+    now = [100.0]
+    api = FakePlivoAPI(auth_id=settings.PLIVO_AUTH_ID, auth_token=settings.PLIVO_AUTH_TOKEN, auto_report=False,
+                       rate_limit=(3, 5.0), clock=lambda: now[0])
+    auth = "Basic " + base64.b64encode(f"{settings.PLIVO_AUTH_ID}:{settings.PLIVO_AUTH_TOKEN}".encode()).decode()
+    path = f"/v1/Account/{settings.PLIVO_AUTH_ID}/Message/"
+    body = json.dumps({"src": "+14155550100", "dst": "+14155550123", "text": "hi", "type": "sms"}).encode()
+
+    def send():
+        return api.handle("POST", path, auth, body)[0]
+
+    assert [send() for _ in range(4)] == [202, 202, 202, 429]
+    assert api.handle("GET", f"{path}{api.accepted[0].uuid}/", auth, b"")[0] == 429  # lookups count too
+    now[0] += 4.9
+    assert send() == 429
+    now[0] += 0.2  # the first three are out of the 5-second window
+    assert [send() for _ in range(4)] == [202, 202, 202, 429]
+    assert len(api.accepted) == 6
+
+
+def test_each_request_takes_the_latency_with_jitter_half_each_way(settings):
+    from simulator.fake_plivo import FakePlivoAPI
+
+    slept = []
+    api = FakePlivoAPI(auth_id=settings.PLIVO_AUTH_ID, auth_token=settings.PLIVO_AUTH_TOKEN, auto_report=False,
+                       latency=0.2, jitter=0.25, seed=3, sleep=slept.append)
+    for _ in range(50):
+        api.handle("GET", f"/v1/Account/{settings.PLIVO_AUTH_ID}/Message/nope/", None, b"")
+    assert len(slept) == 100 and all(0.075 <= s <= 0.125 for s in slept)
+    assert max(slept) - min(slept) > 0.03  # it does vary
+
+
+def test_a_scripted_fault_can_carry_retry_after(fake_plivo, settings):
+    import requests
+
+    fake_plivo.fail_next(429, retry_after=7)
+    response = requests.post(f"{fake_plivo.base_url}/v1/Account/{settings.PLIVO_AUTH_ID}/Message/",
+                             json={"src": "+14155550100", "dst": "+14155550123", "text": "hi"},
+                             auth=(settings.PLIVO_AUTH_ID, settings.PLIVO_AUTH_TOKEN), timeout=2)
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "7")

@@ -12,6 +12,7 @@
  */
 
 import { api } from "./api.js";
+import { closeCannedPicker } from "./canned.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, safeUrl } from "./dom.js";
 import { channelLabel, contactName, count, duration, optedOut, relativeTime, windowState } from "./format.js";
@@ -86,6 +87,7 @@ function keepTyping() {
 /** Show the draft of conversation `id` (null: none). Called before anything else when a thread opens. */
 export function showDraft(id) {
   shownId = id;
+  closeCannedPicker();
   const draft = id === null ? emptyDraft() : draftFor(id);
   $("composer-text").value = draft.text;
   $("media-url").value = draft.mediaUrl;

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, windowBadge } from "./format.js";
+import { renderThreadLabels } from "./labels.js";
 import { state } from "./state.js";
 
 export function showActionError(message) {
@@ -43,6 +44,7 @@ export function renderThreadHeader() {
   $("thread-name").textContent = contactName(conv);
   $("thread-channel").textContent = channelLabel(conv.channel);
   $("thread-phone").textContent = conv.contact.phone;
+  renderThreadLabels(conv);
   const badge = windowBadge(conv);
   $("thread-window").hidden = !badge;
   if (badge) {

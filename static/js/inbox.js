@@ -12,6 +12,8 @@
  *   notes.js          how a private note is drawn, adding one, the @ picker
  *   mentions.js       the agent's mentions: badge, list, browser notification
  *   templates.js      the WhatsApp template dialog
+ *   labels.js         label chips, the label picker and the list's label filter
+ *   canned.js         the composer's canned-reply picker ("/")
  *   socket.js         the live connection and catching up
  *   notifications.js  browser notifications and sound
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
@@ -21,11 +23,13 @@
  */
 
 import { api } from "./api.js";
+import { wireCanned } from "./canned.js";
 import { renderComposer, setComposerNote, wireComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { contactPanelOpen, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
-import { loadList, renderRows, rowFor, wireList } from "./list.js";
+import { openLabelPicker, wireLabels } from "./labels.js";
+import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
 import { wireMentions } from "./mentions.js";
 import { wireNotes } from "./notes.js";
 import { wireNotifications } from "./notifications.js";
@@ -73,6 +77,12 @@ function onKey(event) {
     case "e":
       if (state.openId) updateConversation({ status: "resolved" });
       break;
+    case "l":
+      if (state.openId) {
+        event.preventDefault();
+        openLabelPicker();
+      }
+      break;
     case "/":
       event.preventDefault();
       $("search").focus();
@@ -93,6 +103,8 @@ function wire() {
   wireNotes();
   wireMentions();
   wireTemplates();
+  wireLabels(setFilter);
+  wireCanned();
   wireNotifications();
   wireSocket();
   $("show-shortcuts").addEventListener("click", () => $("shortcuts-dialog").showModal());

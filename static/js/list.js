@@ -6,6 +6,7 @@ import { on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, relativeTime, stamp, windowBadge } from "./format.js";
 import { showActionError } from "./header.js";
+import { hasLabel, labelChips } from "./labels.js";
 import { authorPrefix, previewText } from "./messages.js";
 import { state, storeFetched } from "./state.js";
 import { openConversation } from "./thread.js";
@@ -15,6 +16,7 @@ function listParams(cursor) {
   if (state.view === "mine") params.set("assignee", "me");
   if (state.view === "unassigned") params.set("assignee", "none");
   if (state.channel) params.set("channel", state.channel);
+  if (state.label) params.set("label", state.label);
   if (state.q) params.set("q", state.q);
   if (cursor) params.set("cursor", cursor);
   return params;
@@ -56,6 +58,7 @@ async function loadMore() {
 function matchesFilters(conv) {
   if (conv.status !== state.status) return false;
   if (state.channel && conv.channel !== state.channel) return false;
+  if (state.label && !hasLabel(conv, state.label)) return false;
   if (state.view === "mine" && !(conv.assignee && conv.assignee.id === state.me.id)) return false;
   if (state.view === "unassigned" && conv.assignee) return false;
   return !!conv.last_message_at;
@@ -126,6 +129,7 @@ function renderRow(conv) {
   tags.appendChild(el("span", "tag", conv.assignee ? conv.assignee.name : "Unassigned"));
   const badge = windowBadge(conv);
   if (badge) tags.appendChild(el("span", badge.className, badge.text));
+  tags.append(...labelChips(conv));
   row.replaceChildren(icon, name, time, preview, meta, tags);
   return row;
 }
@@ -176,7 +180,7 @@ function updateTitle() {
   document.title = (unread ? `(${unread}) ` : "") + "Inbox · Parley";
 }
 
-function setFilter(changes) {
+export function setFilter(changes) {
   Object.assign(state, changes);
   localStorage.setItem("parley.view", state.view);
   state.nextCursor = null;

@@ -57,6 +57,8 @@ export function renderMessage(m) {
   meta.appendChild(el("span", "msg-time", clockTime(m.created_at)));
   if (outbound && m.sent_by && m.sent_by.id !== state.me.id) meta.appendChild(el("span", "msg-sender", m.sent_by.name));
   if (outbound) meta.appendChild(renderTick(m));
+  const note = deliveryNote(m);
+  if (note) meta.appendChild(el("span", "msg-note", note));
   if (m.unconfirmed) {
     const unconfirmed = el("span", "msg-unconfirmed", "unconfirmed");
     unconfirmed.title = "Plivo has not confirmed this send yet; Parley is checking before it would send again.";
@@ -74,6 +76,16 @@ export function renderMessage(m) {
     li.appendChild(error);
   }
   return li;
+}
+
+/** What a send still on its way waits for, instead of a bare clock: its retry, or Plivo's report. */
+function deliveryNote(m) {
+  if (m.direction !== "outbound" || m.local || m.unconfirmed) return "";
+  if (m.status === "queued" && m.next_attempt_at) {
+    const seconds = Math.round((Date.parse(m.next_attempt_at) - Date.now()) / 1000);
+    return (m.retry_reason || "Waiting to retry") + (seconds > 0 ? `, retrying in ${seconds} s` : ", retrying now");
+  }
+  return m.status === "sending" ? "no delivery report yet" : "";
 }
 
 function renderTick(m) {

@@ -109,8 +109,12 @@ function colleaguesMatching(query) {
 function closePicker() {
   picker.open = false;
   $("mention-picker").hidden = true;
-  $("composer-text").setAttribute("aria-expanded", "false");
-  $("composer-text").removeAttribute("aria-activedescendant");
+  const textarea = $("composer-text");
+  textarea.setAttribute("aria-expanded", "false");
+  if (textarea.getAttribute("aria-controls") === "mention-picker") {
+    textarea.removeAttribute("aria-controls");
+    textarea.removeAttribute("aria-activedescendant");
+  }
 }
 
 function renderPicker() {
@@ -127,6 +131,7 @@ function renderPicker() {
     list.appendChild(option);
   });
   list.hidden = false;
+  $("composer-text").setAttribute("aria-controls", "mention-picker");
   $("composer-text").setAttribute("aria-expanded", "true");
   $("composer-text").setAttribute("aria-activedescendant", "mention-option-" + picker.options[picker.active].id);
 }

@@ -10,6 +10,7 @@ export const state = {
   view: localStorage.getItem("parley.view") || "all",
   status: "open",
   channel: "",
+  label: "", // the list's label filter (a label's name)
   q: "",
   listIds: [],
   nextCursor: null,

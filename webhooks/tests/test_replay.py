@@ -149,7 +149,7 @@ class TestRetention:
                                             first_seen_at=timezone.now() - timedelta(days=30, minutes=1))
         recent = SignatureNonce.objects.create(nonce="recent", request_digest="a" * 64,
                                                first_seen_at=timezone.now() - timedelta(days=29))
-        WebhookWorker()._maybe_prune()
+        WebhookWorker().prune()
         assert list(SignatureNonce.objects.values_list("nonce", flat=True)) == [recent.nonce]
         assert not SignatureNonce.objects.filter(pk=old.pk).exists()
 

@@ -1,5 +1,5 @@
-"""Demo data for `make run`: an admin, two agents, a dozen customers in varied states and
-approved WhatsApp templates. Running it again changes nothing."""
+"""Demo data for `make run`: an admin, two agents, a dozen customers in varied states,
+approved WhatsApp templates, labels and canned replies. Running it again changes nothing."""
 
 from datetime import timedelta
 
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import Contact, Conversation, Message, MessageTemplate
+from conversations.models import CannedReply, Contact, Conversation, Label, Message, MessageTemplate
 from conversations.permissions import AGENTS_GROUP
 
 DEMO_USERS = [
@@ -59,6 +59,17 @@ DEMO_TEMPLATES = [
     },
 ]
 
+DEMO_LABELS = [("billing", "#2563eb"), ("vip", "#d97706"), ("shipping", "#059669"), ("urgent", "#dc2626")]
+# phone: its conversation's labels
+DEMO_CONVERSATION_LABELS = {"+14155550101": ["shipping", "urgent"], "+14155550102": ["vip"], "+14155550107": ["billing"]}
+
+DEMO_CANNED_REPLIES = [
+    ("greeting", "Greeting", "Hi {{contact.name}}, thanks for getting in touch! I'm {{agent.name}}; how can I help?"),
+    ("refund-policy", "Refund policy", "Refunds go back to the original payment method within 5 business days of us receiving the item."),
+    ("shipping-times", "Shipping times", "Orders ship within 1 business day; delivery takes 2-4 days in the US and 5-7 days to Canada."),
+    ("callback", "Call back", "Thanks {{contact.name}}, we'll call you on {{contact.phone}} within the hour."),
+]
+
 # name, phone, channel, status, assignee, hours since the customer's last message, thread
 DEMO_CONVERSATIONS = [
     ("Maria Garcia", "+14155550101", "whatsapp", "open", None, 0.2, [("in", "Hi! My order hasn't arrived yet, can you check?")]),
@@ -88,6 +99,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self._users()
             self._templates()
+            self._labels_and_canned_replies()
             created = self._conversations(users)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new conversations)."))
         for username, password, _, staff in DEMO_USERS:
@@ -116,6 +128,12 @@ class Command(BaseCommand):
                 name=spec["name"], language=spec["language"], defaults=spec
             )
             template.full_clean()
+
+    def _labels_and_canned_replies(self):
+        for name, colour in DEMO_LABELS:
+            Label.objects.get_or_create(name=name, defaults={"colour": colour})
+        for shortcut, title, text in DEMO_CANNED_REPLIES:
+            CannedReply.objects.get_or_create(shortcut=shortcut, defaults={"title": title, "text": text})
 
     def _conversations(self, users):
         now = timezone.now()
@@ -155,4 +173,5 @@ class Command(BaseCommand):
             conversation.last_inbound_at = last_inbound
             conversation.unread_count = 0 if status == "resolved" or thread[-1][0] == "out" else 1
             conversation.save()
+            conversation.labels.set(Label.objects.filter(name__in=DEMO_CONVERSATION_LABELS.get(phone, [])))
         return created_count

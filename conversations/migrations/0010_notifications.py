@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0007_internal_thread_entries'),
+        ('conversations', '0009_outbox_engine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

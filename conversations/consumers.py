@@ -2,9 +2,10 @@
 
 The socket carries no commands and no history: the page fetches state over REST and, after a
 reconnect, replays `/api/v1/events/?after=<cursor>`. Events arrive from `conversations.events`
-through the channel layer group `inbox`; `user.<id>` lets logout, deactivation or loss of the
-agent role close all of one user's sockets. The one thing a page sends besides its heartbeat
-is presence (`conversations.presence`), passed on to the other agents and never stored.
+through the channel layer group `inbox`; `user.<id>` carries what is for one user alone (their
+notifications) and lets logout, deactivation or loss of the agent role close all of their sockets.
+The one thing a page sends besides its heartbeat is presence (`conversations.presence`), passed on
+to the other agents and never stored.
 """
 
 import asyncio
@@ -137,6 +138,10 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def inbox_events(self, message):
         for event in message["events"]:
             await self.send_json(event)
+
+    async def user_event(self, message):
+        """An event for this user alone (a notification), from `events.user_push`."""
+        await self.send_json(message["event"])
 
     async def session_revoked(self, message):
         await self.send_json({"type": "session.revoked", "reason": message.get("reason", "")})

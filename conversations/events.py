@@ -30,6 +30,8 @@ MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
 CONVERSATION_UPDATED = "conversation.updated"
 CONTACT_UPDATED = "contact.updated"
+NOTIFICATION_CREATED = "notification.created"
+NOTIFICATIONS_READ = "notifications.read"
 
 
 def user_group(user_id: int) -> str:
@@ -85,6 +87,13 @@ def _push(wire_events: list[dict]) -> None:
     group_send(INBOX_GROUP, {"type": "inbox.events", "events": wire_events})
 
 
+def user_push(user_id: int, event: Event) -> None:
+    """Push `event` to one user's sockets only (a notification), with no cursor: it is not in
+    the log every agent replays. Call after commit; the page refetches after a reconnect."""
+    event_type, data = event
+    group_send(user_group(user_id), {"type": "user.event", "event": {"type": event_type, "payload": data}})
+
+
 def group_send(group: str, message: dict) -> None:
     """Best effort: the data is already committed and a reconnecting page catches up from
     the event log, so a channel-layer outage must not fail the request that caused it."""
@@ -122,6 +131,18 @@ def conversation_updated_event(conversation) -> Event:
 
 def contact_updated_event(contact) -> Event:
     return CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)}
+
+
+def notification_created_event(notification, *, unread_count: int) -> Event:
+    return NOTIFICATION_CREATED, {
+        "notification": _represent("NotificationSerializer", notification),
+        "unread_count": unread_count,
+    }
+
+
+def notifications_read_event(*, ids: list[int] | None, unread_count: int) -> Event:
+    """`ids` None: all of them."""
+    return NOTIFICATIONS_READ, {"ids": ids, "all": ids is None, "unread_count": unread_count}
 
 
 def inbox_events_prune(*, older_than: timedelta, batch: int = 5000) -> int:

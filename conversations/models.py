@@ -591,3 +591,35 @@ class InboxEventPruning(models.Model):
 
     def __str__(self):
         return f"pruned through #{self.pruned_through}"
+
+
+class Notification(models.Model):
+    """Something an agent should look at: for now, a colleague @mentioned them in a note."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mention"
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notifications")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="notifications")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # However often a note names an agent, they hear of it once.
+            models.UniqueConstraint(fields=["recipient", "message", "kind"], name="one_notification_per_message"),
+            models.CheckConstraint(condition=Q(kind__in=["mention"]), name="notification_kind_valid"),
+        ]
+        indexes = [
+            models.Index(F("recipient"), F("created_at").desc(), F("id").desc(), name="notification_inbox"),
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.recipient} (message #{self.message_id})"

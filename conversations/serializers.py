@@ -5,7 +5,16 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.models import CannedReply, Contact, Conversation, Label, Message, MessageStatusEvent, MessageTemplate
+from conversations.models import (
+    CannedReply,
+    Contact,
+    Conversation,
+    Label,
+    Message,
+    MessageStatusEvent,
+    MessageTemplate,
+    Notification,
+)
 from conversations.selectors.labels import conversation_labels
 from conversations.plivo_errors import RETRY_REASONS
 
@@ -31,6 +40,13 @@ class AgentSerializer(serializers.ModelSerializer):
 
     def get_name(self, user) -> str:
         return user.get_full_name() or user.username
+
+
+class AuthorSerializer(AgentSerializer):
+    """Who wrote a message or note, as agents read it."""
+
+    class Meta(AgentSerializer.Meta):
+        fields = ["id", "name"]
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -159,6 +175,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
     conversation_id = serializers.IntegerField(read_only=True)
     sent_by = AgentSerializer(read_only=True)
+    author = AuthorSerializer(source="sent_by", read_only=True, allow_null=True,
+                              help_text="The agent who wrote it (a note's author); null for the customer or Parley.")
     reply_to = ReplyToSerializer(read_only=True)
     payload = serializers.JSONField(source="structured", read_only=True)
     unconfirmed = serializers.SerializerMethodField()
@@ -183,6 +201,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "retry_reason",
             "sent_by",
+            "author",
             "plivo_message_uuid",
             "idempotency_key",
             "created_at",
@@ -227,6 +246,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "sent_by": None
             if sent_by is None
             else {"id": sent_by.id, "username": sent_by.username, "name": sent_by.get_full_name() or sent_by.username},
+            "author": None if sent_by is None else {"id": sent_by.id, "name": sent_by.get_full_name() or sent_by.username},
             "plivo_message_uuid": message.plivo_message_uuid,
             "idempotency_key": message.idempotency_key,
             "created_at": _iso(message.created_at),
@@ -267,6 +287,53 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
 
     def get_parameter_slots(self, template) -> dict:
         return template.parameter_slots()
+
+
+NOTIFICATION_EXCERPT_LENGTH = 200
+
+
+class ContactRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "phone", "display_name"]
+        read_only_fields = fields
+
+
+class ConversationRefSerializer(serializers.ModelSerializer):
+    contact = ContactRefSerializer(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "channel", "contact"]
+        read_only_fields = fields
+
+
+class NotifiedMessageSerializer(serializers.ModelSerializer):
+    excerpt = serializers.SerializerMethodField(help_text=f"The first {NOTIFICATION_EXCERPT_LENGTH} characters or so.")
+
+    class Meta:
+        model = Message
+        fields = ["id", "kind", "excerpt"]
+        read_only_fields = fields
+
+    def get_excerpt(self, message) -> str:
+        text = message.text
+        if len(text) > NOTIFICATION_EXCERPT_LENGTH:
+            text = text[: NOTIFICATION_EXCERPT_LENGTH - 1].rstrip() + "…"
+        return text
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """Select `actor`, `conversation__contact` and `message` with the queryset (no N+1)."""
+
+    actor = AuthorSerializer(read_only=True, allow_null=True, help_text="Who mentioned you; null if since deleted.")
+    conversation = ConversationRefSerializer(read_only=True)
+    message = NotifiedMessageSerializer(read_only=True, help_text="The note you were mentioned in.")
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "actor", "conversation", "message", "created_at", "read_at"]
+        read_only_fields = fields
 
 
 class CannedReplySerializer(serializers.ModelSerializer):

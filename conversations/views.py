@@ -15,6 +15,7 @@ def inbox(request, conversation_id: int | None = None):
     bootstrap = {
         "user": {
             "id": request.user.pk,
+            "username": request.user.username,
             "name": request.user.get_full_name() or request.user.username,
             "is_staff": request.user.is_staff or request.user.is_superuser,
         },

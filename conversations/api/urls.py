@@ -1,7 +1,20 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversations.api import agents, bulk, canned_replies, contacts, conversations, events, labels, messages, privacy, templates
+from conversations.api import (
+    agents,
+    bulk,
+    canned_replies,
+    contacts,
+    conversations,
+    events,
+    labels,
+    messages,
+    notes,
+    notifications,
+    privacy,
+    templates,
+)
 
 app_name = "api"
 
@@ -15,6 +28,8 @@ urlpatterns = [
     *contacts.urlpatterns,
     *agents.urlpatterns,
     *events.urlpatterns,
+    *notes.urlpatterns,
+    *notifications.urlpatterns,
     *labels.urlpatterns,
     *canned_replies.urlpatterns,
     *privacy.urlpatterns,

@@ -7,6 +7,7 @@
 - canned_replies.py     canned replies an agent searches from the composer
 - thread.py             a thread's messages
 - event_log.py          the event catch-up feed of a reconnecting page
+- notifications.py      an agent's notifications and unread count
 - templates.py          the approved WhatsApp templates agents may send
 
 The webhook hot path's reads are SQL, in `conversations/sql_reads.py` beside `sql.py`.
@@ -24,6 +25,11 @@ from conversations.selectors.canned_replies import canned_reply_search
 from conversations.selectors.cursors import decode_cursor, encode_cursor
 from conversations.selectors.event_log import EventPage, inbox_event_head, inbox_events_after
 from conversations.selectors.labels import label_for_filter, label_list, with_label_summaries
+from conversations.selectors.notifications import (
+    NotificationPage,
+    notification_list_for_user,
+    notification_unread_count,
+)
 from conversations.selectors.search import conversation_search
 from conversations.selectors.templates import template_list_approved
 from conversations.selectors.thread import MessagePage, message_cursor, message_list_for_thread
@@ -34,6 +40,7 @@ __all__ = [
     "ConversationPage",
     "EventPage",
     "MessagePage",
+    "NotificationPage",
     "canned_reply_search",
     "conversation_filter",
     "conversation_list_for_inbox",
@@ -47,6 +54,8 @@ __all__ = [
     "label_list",
     "message_cursor",
     "message_list_for_thread",
+    "notification_list_for_user",
+    "notification_unread_count",
     "template_list_approved",
     "with_label_summaries",
 ]

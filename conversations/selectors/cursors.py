@@ -34,3 +34,19 @@ def decode_cursor(cursor: str, *, field: str) -> tuple[datetime, int]:
 def conversations_after(conversations: QuerySet, moment, pk) -> QuerySet:
     """The conversations after (moment, pk) in the inbox list's order (newest activity first)."""
     return conversations.filter(Q(last_message_at__lt=moment) | Q(last_message_at=moment, pk__lt=pk))
+
+
+def created_before(rows: QuerySet, cursor: str, *, field: str) -> QuerySet:
+    """The rows before `cursor` in (created_at, id) order: older, or as old with a lower id."""
+    moment, pk = decode_cursor(cursor, field=field)
+    return rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+
+
+def newest_page(rows: QuerySet, *, limit: int) -> tuple[list, str | None]:
+    """The newest `limit` rows, newest first, and the cursor of the last one when older rows
+    remain (None when this page holds the oldest)."""
+    page = list(rows.order_by("-created_at", "-pk")[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    return page, encode_cursor(page[-1].created_at, page[-1].pk)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from conversations.models import Conversation, Message
-from conversations.selectors.cursors import decode_cursor, encode_cursor
+from conversations.selectors.cursors import created_before, decode_cursor, encode_cursor, newest_page
 
 
 @dataclass
@@ -40,12 +40,7 @@ def message_list_for_thread(
         )
         return MessagePage(messages=newer[:limit], older_cursor=None, has_more=len(newer) > limit)
     if before:
-        moment, pk = decode_cursor(before, field="before")
-        messages = messages.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-    page = list(messages.order_by("-created_at", "-pk")[: limit + 1])
-    older_cursor = None
-    if len(page) > limit:
-        page = page[:limit]
-        older_cursor = message_cursor(page[-1])
+        messages = created_before(messages, before, field="before")
+    page, older_cursor = newest_page(messages, limit=limit)
     page.reverse()
     return MessagePage(messages=page, older_cursor=older_cursor, has_more=False)

@@ -11,6 +11,8 @@ from django.db import transaction
 
 from conversations import events
 from conversations.models import Conversation, Message
+from conversations.services.mentions import mentioned_agents
+from conversations.services.notifications import notifications_for_mentions
 from messaging_site.errors import ApplicationError
 
 NOTE_MAX_LENGTH = 10_000
@@ -23,9 +25,15 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
         raise ApplicationError("A note needs some text.", field="text", code="required", status=400)
     if len(text) > NOTE_MAX_LENGTH:
         raise ApplicationError(
-            f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text", code="too_long"
+            f"A note is at most {NOTE_MAX_LENGTH} characters; this one has {len(text)}.", field="text",
+            code="too_long", status=400,
         )
-    return _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author)
+    mentioned = mentioned_agents(text=text)
+    # Who the note names, so pages mark those names (and only those) as mentions.
+    structured = {"mentions": [{"id": a.pk, "username": a.username} for a in mentioned]} if mentioned else None
+    note = _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author, structured=structured)
+    notifications_for_mentions(note=note, recipients=[agent for agent in mentioned if agent.pk != author.pk])
+    return note
 
 
 def activity_record(

@@ -85,7 +85,7 @@ def test_agent_gets_the_page_with_its_starting_cursor(client, agent):
     match = re.search(r'<script id="inbox-bootstrap" type="application/json">(.*?)</script>', response.content.decode(), re.S)
     bootstrap = json.loads(match.group(1))
     assert bootstrap["event_cursor"] == head
-    assert bootstrap["user"] == {"id": agent.pk, "name": "Alice", "is_staff": False}
+    assert bootstrap["user"] == {"id": agent.pk, "username": "alice", "name": "Alice", "is_staff": False}
 
 
 def test_deep_link_to_a_conversation_opens_it(client, agent):

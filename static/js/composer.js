@@ -1,10 +1,14 @@
 /* The composer, and the drafts it owns: one per conversation (text, media URL, whether the
- * media row is open, and the idempotency key of a send that has not been confirmed yet).
+ * media row is open, the idempotency key of a send that has not been confirmed yet, and
+ * whether it is a reply or a private note).
  *
  * A draft is kept in localStorage under the agent and the conversation, so it survives
  * switching conversations, a reload and signing in again. It is deleted only once the server
  * accepted the message (a 2xx answer, or the agent's own message arriving over the socket with
  * the draft's idempotency key); a refused or failed send leaves it in place with the reason.
+ *
+ * A private note (notes.js) is kept with its draft, so a note restored after a reload is still
+ * a note: Enter adds it to the thread and never sends it to the customer.
  */
 
 import { api } from "./api.js";
@@ -13,6 +17,7 @@ import { closeCannedPicker } from "./canned.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, safeUrl } from "./dom.js";
 import { channelLabel, contactName, count, duration, optedOut, relativeTime, windowState } from "./format.js";
+import { closePicker, postNote } from "./notes.js";
 import { characters, smsSegments } from "./segments.js";
 import { state } from "./state.js";
 
@@ -27,7 +32,7 @@ const notices = new Map(); // conversation id -> why its last send did not go ou
 let shownId = null; // the conversation whose draft the composer shows
 
 function emptyDraft() {
-  return { text: "", mediaUrl: "", mediaOpen: false, key: null };
+  return { text: "", mediaUrl: "", mediaOpen: false, key: null, note: false };
 }
 
 function draftFor(id) {
@@ -46,7 +51,7 @@ function draftFor(id) {
 function saveDraft(id, draft) {
   drafts.set(id, draft);
   try {
-    if (draft.text || draft.mediaUrl || draft.mediaOpen || draft.key) {
+    if (draft.text || draft.mediaUrl || draft.mediaOpen || draft.key || draft.note) {
       localStorage.setItem(DRAFT_PREFIX + id, JSON.stringify(Object.assign({ savedAt: Date.now() }, draft)));
     } else {
       localStorage.removeItem(DRAFT_PREFIX + id);
@@ -73,7 +78,7 @@ function pruneDrafts() {
 function keepTyping() {
   if (shownId === null || sending.has(shownId)) return;
   const previous = draftFor(shownId);
-  const draft = { text: $("composer-text").value, mediaUrl: $("media-url").value, mediaOpen: !$("media-row").hidden, key: null };
+  const draft = { text: $("composer-text").value, mediaUrl: $("media-url").value, mediaOpen: !$("media-row").hidden, key: null, note: previous.note };
   // An edited message is a new message; only the unchanged one may be sent again under its key.
   if (previous.text === draft.text && previous.mediaUrl === draft.mediaUrl) draft.key = previous.key;
   saveDraft(shownId, draft);
@@ -92,6 +97,7 @@ export function showDraft(id) {
   $("composer").setAttribute("aria-busy", String(busy));
   $("composer-text").readOnly = busy;
   $("media-url").readOnly = busy;
+  if (id !== null) renderComposer();
   renderNotice();
   renderCounter();
 }
@@ -113,7 +119,7 @@ function renderCounter() {
   const text = $("composer-text").value.trim();
   const node = $("segment-counter");
   node.classList.remove("over");
-  if (!conv || !text) {
+  if (!conv || !text || draftFor(shownId).note) {
     node.textContent = "";
     return;
   }
@@ -136,6 +142,7 @@ export function renderComposer() {
   if (!conv) return;
   const composer = $("composer");
   const notice = $("composer-notice");
+  if (renderNoteMode(conv)) return;
   const opt = optedOut(conv);
   const win = windowState(conv);
   const blocked = !!opt;
@@ -169,6 +176,65 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Reply or private note, as the shown draft says. In a note nothing about the customer's
+ * channel applies (window, opt-out): the note never goes there. Returns whether it is a note. */
+function renderNoteMode(conv) {
+  const note = shownId === conv.id && draftFor(conv.id).note;
+  const composer = $("composer");
+  const wasNote = composer.classList.contains("note-mode");
+  composer.classList.toggle("note-mode", note);
+  $("mode-reply").setAttribute("aria-pressed", String(!note));
+  $("mode-note").setAttribute("aria-pressed", String(note));
+  $("note-hint").hidden = !note;
+  $("composer-text").placeholder = note
+    ? "Write a private note — @ to mention a colleague, Enter to add it"
+    : "Write a reply — Enter to send, Shift+Enter for a new line";
+  $("composer-text").setAttribute("aria-label", note ? "Private note" : "Reply");
+  $("send").textContent = note ? "Add note" : "Send";
+  if (!note) {
+    closePicker();
+    if (wasNote) {
+      const draft = draftFor(conv.id);
+      $("attach").hidden = false;
+      $("media-row").hidden = !(draft.mediaOpen || draft.mediaUrl);
+    }
+    return false;
+  }
+  composer.classList.remove("template-only");
+  composer.dataset.mode = "note";
+  for (const id of ["composer-text", "send"]) $(id).disabled = false;
+  $("send").hidden = false;
+  for (const id of ["attach", "open-templates", "media-row", "composer-notice"]) $(id).hidden = true;
+  $("window-countdown").textContent = "";
+  renderCounter();
+  return true;
+}
+
+/** Switch the shown conversation's draft between a reply and a private note (its text stays).
+ * Also while a send is on its way: what is typed next must be what the agent chose. */
+export function setComposerNote(note) {
+  if (shownId === null) return;
+  const draft = draftFor(shownId);
+  if (draft.note !== note) saveDraft(shownId, Object.assign({}, draft, { note }));
+  renderComposer();
+}
+
+async function addNote(id, conv, draft, text) {
+  if (!text) return;
+  const key = newKey();
+  sending.add(id);
+  setNotice(id, "");
+  showDraft(id);
+  const failure = await postNote(conv, text, key);
+  sending.delete(id);
+  const current = draftFor(id);
+  // Still a note afterwards (unless the agent switched meanwhile): a second thought for
+  // colleagues must not go to the customer.
+  if (!failure) saveDraft(id, Object.assign(emptyDraft(), { mediaUrl: current.mediaUrl, mediaOpen: current.mediaOpen, note: current.note }));
+  else setNotice(id, failure.signedOut ? "Sign in again to add the note: it is kept here." : "Note not added: " + failure.message);
+  if (id === shownId) showDraft(id);
+}
+
 /** Why a send did not go out, and what to do. */
 function failureNotice(failure) {
   if (failure.signedOut) return "Sign in again to send: your reply is kept here.";
@@ -183,6 +249,7 @@ async function sendText() {
   if (!conv || id !== shownId || sending.has(id)) return;
   const draft = draftFor(id);
   const text = draft.text.trim();
+  if (draft.note) return addNote(id, conv, draft, text);
   const mediaValue = draft.mediaUrl.trim();
   if (!text && !mediaValue) return;
   const mode = $("composer").dataset.mode;
@@ -212,7 +279,7 @@ async function sendText() {
   sending.delete(id);
   const current = draftFor(id);
   if (current.key === key) {
-    if (!failure) saveDraft(id, emptyDraft());
+    if (!failure) saveDraft(id, Object.assign(emptyDraft(), { note: current.note }));
     else {
       // A refusal stored nothing under this key; a lost answer or an expired session may have.
       if (!failure.retryable && !failure.signedOut) saveDraft(id, Object.assign({}, current, { key: null }));
@@ -257,6 +324,20 @@ export function wireComposer() {
   $("composer-text").addEventListener("input", keepTyping);
   $("media-url").addEventListener("input", keepTyping);
   $("send").addEventListener("click", sendText);
+  $("mode-reply").addEventListener("click", () => setComposerNote(false));
+  $("mode-note").addEventListener("click", () => {
+    setComposerNote(true);
+    $("composer-text").focus();
+  });
+  // Chatwoot's keys. Only the plain letter counts: Alt+L types "@" on some layouts (macOS German).
+  $("composer-text").addEventListener("keydown", (e) => {
+    if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const letter = e.key.toLowerCase();
+    if (letter === "p" || letter === "l") {
+      e.preventDefault();
+      setComposerNote(letter === "p");
+    }
+  });
   $("attach").addEventListener("click", () => {
     $("media-row").hidden = false;
     keepTyping();
@@ -272,7 +353,7 @@ export function wireComposer() {
   on("own-message", (message) => {
     const id = message.conversation_id;
     if (draftFor(id).key !== message.idempotency_key) return;
-    saveDraft(id, emptyDraft());
+    saveDraft(id, Object.assign(emptyDraft(), { note: draftFor(id).note }));
     setNotice(id, "");
     if (id === shownId && !sending.has(id)) showDraft(id);
   });

@@ -12,6 +12,8 @@
  *   "message.arrived" ({message, conversation})  a message that is news (for notifications)
  *   "pending"         ({conversationId, sent})   optimistic messages were added or dropped
  *   "presence"        (event)         a colleague views, types in or left a conversation (never stored)
+ *   "notification.created" / "notifications.read"  (payload)  the signed-in agent's own mentions
+ *   "connected"       ()              the socket is live again: refetch what it does not replay
  */
 
 import { stamp } from "./format.js";
@@ -64,6 +66,13 @@ export function dispatch(event) {
       changed("pending", { conversationId: dropped.conversation_id, sent: false });
       break;
     }
+    case "notification.created":
+    case "notifications.read":
+      changed(event.type, payload);
+      break;
+    case "local.connected":
+      changed("connected");
+      break;
     default:
       break; // an event type this page does not know yet: ignore, the next reload shows it
   }
@@ -101,8 +110,20 @@ function applyMessage(message, cursor) {
     state.pending.delete(message.idempotency_key); // the server copy replaces the optimistic one
     changed("own-message", message);
   }
+  if (message.kind === "note" && message.author && message.author.id === state.me.id) dropPendingNote(message);
   if (message.conversation_id !== state.openId) return;
   if (!takeSnapshot("m:" + message.id, state.messages.get(message.id), message, cursor)) return;
   state.messages.set(message.id, message);
   changed("message", message);
+}
+
+/** The server's copy of my note replaces the one shown while it was saved (notes carry no key). */
+function dropPendingNote(note) {
+  for (const [key, pending] of state.pending) {
+    if (pending.kind === "note" && pending.conversation_id === note.conversation_id && pending.text === note.text) {
+      state.pending.delete(key);
+      changed("pending", { conversationId: note.conversation_id, sent: false });
+      return;
+    }
+  }
 }

@@ -8,7 +8,9 @@
  *   thread.js         the open conversation and following its newest message
  *   header.js         its header, the contact panel and the conversation's actions
  *   messages.js       how one message is drawn
- *   composer.js       the composer and its drafts; sending
+ *   composer.js       the composer and its drafts; sending; reply or private note
+ *   notes.js          how a private note is drawn, adding one, the @ picker
+ *   mentions.js       the agent's mentions: badge, list, browser notification
  *   templates.js      the WhatsApp template dialog
  *   labels.js         label chips, the label picker and the list's label filter
  *   canned.js         the composer's canned-reply picker ("/")
@@ -29,12 +31,14 @@ import { api } from "./api.js";
 import { wireAssignmentWarning } from "./assignment_warning.js";
 import { wireBulk } from "./bulk.js";
 import { wireCanned } from "./canned.js";
-import { wireComposer, renderComposer } from "./composer.js";
+import { renderComposer, setComposerNote, wireComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { contactPanelOpen, openSnoozeMenu, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { openLabelPicker, wireLabels } from "./labels.js";
 import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
+import { wireMentions } from "./mentions.js";
+import { wireNotes } from "./notes.js";
 import { wireNotifications } from "./notifications.js";
 import { wirePresence } from "./presence.js";
 import { connect, wireSocket } from "./socket.js";
@@ -71,9 +75,11 @@ function onKey(event) {
       moveSelection(-1);
       break;
     case "r":
-      if (state.openId && !$("composer-text").disabled) {
+    case "n":
+      if (state.openId) {
         event.preventDefault();
-        $("composer-text").focus();
+        setComposerNote(event.key === "n");
+        if (!$("composer-text").disabled) $("composer-text").focus();
       }
       break;
     case "e":
@@ -105,6 +111,8 @@ function wire() {
   wireThread();
   wireHeader();
   wireComposer();
+  wireNotes();
+  wireMentions();
   wireTemplates();
   wireLabels(setFilter);
   wireCanned();

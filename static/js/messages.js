@@ -4,6 +4,7 @@
 import { renderActivity } from "./activity.js";
 import { el, externalLink, imageLink, mapUrl, safeUrl } from "./dom.js";
 import { clockTime } from "./format.js";
+import { renderNote } from "./notes.js";
 import { state } from "./state.js";
 
 export const FAILED = ["failed", "undelivered", "rejected"];
@@ -41,6 +42,7 @@ export function authorPrefix(message) {
 
 export function renderMessage(m) {
   if (m.kind === "activity") return renderActivity(m);
+  if (m.kind === "note") return renderNote(m);
   const outbound = m.direction === "outbound";
   const li = el("li", "msg " + (outbound ? "out" : "in"));
   if (m.id) li.dataset.id = m.id;

@@ -43,6 +43,7 @@ export function connect() {
     lastPong = Date.now();
     setConnection("live", "Live");
     catchUp();
+    dispatch({ type: "local.connected" }); // what is not in the event log (mentions) is refetched
     clearInterval(heartbeat);
     heartbeat = setInterval(() => {
       if (Date.now() - lastPong > 35000) ws.close(4000, "heartbeat lost");

@@ -80,6 +80,24 @@ async function loadOlder() {
   follow.top = box.scrollTop;
 }
 
+/** Scroll message `id` of the open thread into view, loading older pages until it is there,
+ * and stop following the end so that it stays in view. Returns whether it was found. */
+export async function revealMessage(id) {
+  const conversationId = state.openId;
+  for (let page = 0; !state.messages.has(id) && state.olderCursor && page < 20; page += 1) {
+    await loadOlder();
+    if (state.openId !== conversationId) return false;
+  }
+  const node = $("message-list").querySelector(`li[data-id="${Number(id)}"]`);
+  if (!node) return false;
+  follow.pinned = false;
+  node.scrollIntoView({ block: "center" });
+  follow.top = $("messages").scrollTop;
+  node.classList.add("highlight");
+  node.addEventListener("animationend", () => node.classList.remove("highlight"), { once: true });
+  return true;
+}
+
 let readTimer = null;
 export function markReadSoon() {
   clearTimeout(readTimer);

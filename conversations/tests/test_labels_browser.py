@@ -51,8 +51,8 @@ def test_an_agent_labels_with_the_keyboard_and_a_colleague_sees_it_live(pages, a
 
     # The colour comes through the CSSOM (no CSP violation), with ink that reads on it.
     chips = alice.locator("#thread-labels .label-chip")
-    assert chips.nth(0).evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(37, 99, 235)"
-    assert chips.nth(1).evaluate("e => getComputedStyle(e).color") == "rgb(27, 36, 48)"
+    expect(chips.nth(0)).to_have_css("background-color", "rgb(37, 99, 235)")
+    expect(chips.nth(1)).to_have_css("color", "rgb(27, 36, 48)")
     assert sorted(Conversation.objects.get(pk=conversation.pk).labels.values_list("name", flat=True)) == ["billing", "vip"]
     assert list(Message.objects.filter(kind="activity").order_by("id").values_list("text", flat=True)) == [
         "Labels: +billing", "Labels: +vip"

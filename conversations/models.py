@@ -1,3 +1,11 @@
+"""The inbox's core models: contacts, conversations, messages and their delivery history, templates,
+the outbox and the event log.
+
+Over 400 lines on purpose for now: five branches added models at once this session, so the split
+into a models package (one module per model family, re-exported here) waits for the next change
+to this file. Newer families already live apart: team_models.py (labels, canned replies) and privacy/.
+"""
+
 import re
 from datetime import timedelta
 

@@ -1,5 +1,9 @@
 """A fake of Plivo's Message API, the one stand-in for Plivo's servers in Parley.
 
+Over 400 lines on purpose: it is one HTTP server with one state (accounts, messages, the rate
+limit, scripted special numbers), and splitting it would scatter that state; the Media API of the
+media issue is the point to split it into a package.
+
 The real `plivo` SDK talks to it over HTTP. It checks requests as Plivo does (basic auth,
 src/dst/type, template / interactive / location structure), answers with Plivo's shapes and
 status codes, and afterwards posts V3-signed delivery reports to each message's `url`, like

@@ -68,7 +68,9 @@ class ContactAdmin(ContactPrivacyAdminMixin, admin.ModelAdmin):
     list_filter = [("sms_opted_out_at", admin.EmptyFieldListFilter), ("whatsapp_opted_out_at", admin.EmptyFieldListFilter),
                    ("erased_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone", "display_name"]
-    readonly_fields = ["created_at", "updated_at", "help_requested_at", "erased_at"]
+    # Consent changes only through the inbox or the API, which record how, by whom and why.
+    readonly_fields = ["sms_opted_out_at", "sms_opt_out_reason", "whatsapp_opted_out_at", "whatsapp_opt_out_reason",
+                       "created_at", "updated_at", "help_requested_at", "erased_at"]
     inlines = [ConsentRecordInline]
     actions = [export_contacts, erase_contacts]
 

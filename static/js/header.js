@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { channelLabel, contactName, windowBadge } from "./format.js";
+import { renderConsent } from "./consent.js";
 import { attachSnoozeMenu, renderSnoozeState } from "./snooze.js";
 import { renderThreadLabels } from "./labels.js";
 import { state } from "./state.js";
@@ -75,6 +76,7 @@ export function renderThreadHeader() {
   $("contact-channel").textContent = channelLabel(conv.channel);
   renderOptState($("contact-sms-state"), conv.contact.sms_opted_out_at, conv.contact.sms_opt_out_reason);
   renderOptState($("contact-wa-state"), conv.contact.whatsapp_opted_out_at, conv.contact.whatsapp_opt_out_reason);
+  renderConsent();
 }
 
 function renderOptState(node, at, reason) {

@@ -7,6 +7,7 @@
  *   list.js           the conversation list
  *   thread.js         the open conversation and following its newest message
  *   header.js         its header, the contact panel and the conversation's actions
+ *   consent.js        the contact panel's opt-in/out buttons, consent history, staff data download
  *   messages.js       how one message is drawn
  *   composer.js       the composer and its drafts; sending; reply or private note
  *   notes.js          how a private note is drawn, adding one, the @ picker
@@ -31,6 +32,7 @@ import { api } from "./api.js";
 import { wireAssignmentWarning } from "./assignment_warning.js";
 import { wireBulk } from "./bulk.js";
 import { wireCanned } from "./canned.js";
+import { wireConsent } from "./consent.js";
 import { renderComposer, setComposerNote, wireComposer } from "./composer.js";
 import { dispatch } from "./dispatch.js";
 import { $ } from "./dom.js";
@@ -110,6 +112,7 @@ function wire() {
   wireList();
   wireThread();
   wireHeader();
+  wireConsent();
   wireComposer();
   wireNotes();
   wireMentions();

@@ -1,4 +1,4 @@
-"""Bulk changes: one status and/or assignee change for several conversations at once."""
+"""Bulk changes: one status, assignee and/or label change for several conversations at once."""
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -21,6 +21,12 @@ class ConversationBulkInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     assignee_id = serializers.IntegerField(required=False, allow_null=True, help_text="An agent's id, or null to unassign.")
     snoozed_until = serializers.DateTimeField(required=False, help_text='With `"status": "snoozed"`: when they wake.')
+    labels_add = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=20, help_text="Label names to add to each."
+    )
+    labels_remove = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=20, help_text="Label names to take off each."
+    )
 
 
 class BulkRefusalSerializer(serializers.Serializer):
@@ -44,13 +50,14 @@ class BulkAnswerSerializer(serializers.Serializer):
 class ConversationBulkApi(APIView):
     @extend_schema(
         operation_id="conversations_bulk_update",
-        summary="Change the status or assignee of several conversations",
+        summary="Change the status, assignee or labels of several conversations",
         description=(
             "Applies the change to each conversation as `PATCH /api/v1/conversations/{id}/` would, each in its "
             "own transaction, under the same assignment rule: a refused one (a colleague's conversation, an "
             "unknown id) does not stop the others. The answer has one result per id, in the order given "
-            "(repeated ids once). A request that is wrong for every id (a snooze time in the past, an assignee "
-            "who is not an agent) is refused as a whole."
+            "(repeated ids once). Labels are added and taken off by name, keeping each conversation's others. "
+            "A request that is wrong for every id (a snooze time in the past, an assignee who is not an agent, "
+            "an unknown label) is refused as a whole."
         ),
         request=ConversationBulkInput,
         responses={

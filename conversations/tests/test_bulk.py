@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Label, Message
 from conversations.tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,37 @@ def test_snoozing_several_until_one_time(agent_client):
     assert list(Conversation.objects.values_list("status", "snoozed_until")) == [("snoozed", until)] * 2
 
 
+def test_labels_are_added_and_taken_off_keeping_the_others(agent_client):
+    billing, vip, urgent = (Label.objects.create(name=name) for name in ("billing", "vip", "urgent"))
+    tagged, plain = ConversationFactory(), ConversationFactory()
+    tagged.labels.add(vip, urgent)
+
+    response = bulk(agent_client, ids=[tagged.pk, plain.pk], labels_add=["Billing"], labels_remove=["urgent"])
+
+    assert [ok for _, ok, _ in outcome(response)] == [True, True]
+    assert sorted(tagged.labels.values_list("name", flat=True)) == ["billing", "vip"]
+    assert list(plain.labels.values_list("name", flat=True)) == ["billing"]
+    assert [sorted(label["name"] for label in row["conversation"]["labels"]) for row in response.json()["results"]] == [
+        ["billing", "vip"], ["billing"]
+    ]
+    assert list(Message.objects.filter(kind="activity").order_by("conversation_id").values_list("text", flat=True)) == [
+        "Labels: +billing \u2212urgent", "Labels: +billing"
+    ]
+
+
+def test_a_refused_conversation_keeps_its_labels_too(agent_client, agent, other_agent):
+    Label.objects.create(name="billing")
+    colleagues = ConversationFactory(assignee=other_agent)
+
+    response = bulk(agent_client, ids=[colleagues.pk], assignee_id=agent.pk, labels_add=["billing"])
+
+    assert outcome(response) == [(colleagues.pk, False, "assigned_to_colleague")]
+    assert not colleagues.labels.exists()
+
+
 @pytest.mark.parametrize("body, status, field", [
+    ({"labels_add": ["no-such-label"]}, 400, "labels_add"),
+    ({"labels_remove": ["no-such-label"]}, 400, "labels_remove"),
     ({"status": "snoozed", "snoozed_until": "2001-01-01T00:00:00Z"}, 400, "snoozed_until"),
     ({"status": "snoozed"}, 400, "snoozed_until"),
     ({"snoozed_until": "2999-01-01T00:00:00Z"}, 400, "snoozed_until"),

@@ -185,3 +185,29 @@ def test_bulk_resolve_with_shift_click_and_a_refusal_named(pages, agent, other_a
         c.pk for c in conversations[:4]
     )
     assert Conversation.objects.get(pk=bobs.pk).assignee == other_agent
+
+
+def test_bulk_label_adds_and_takes_off_and_a_colleague_sees_the_chips(pages, agent, other_agent):
+    from conversations.models import Label
+
+    Label.objects.create(name="billing", colour="#2563eb")
+    conversations = [thread_with(f"Customer {n}", f"+1415555030{n}", minutes_ago=n) for n in range(3)]
+    alice = live(pages.open(agent))
+    bob = live(pages.open(other_agent))
+    for conversation in conversations[:2]:
+        row(alice, conversation.pk).locator(".conv-select").click()
+    expect(alice.locator("#bulk-count")).to_have_text("2 selected")
+
+    alice.select_option("#bulk-label", "add:billing")
+    expect(alice.locator("#bulk-result")).to_contain_text('Added "billing" to 2.')
+    for conversation in conversations[:2]:
+        expect(row(alice, conversation.pk).locator(".label-chip")).to_have_text(["billing"])
+        expect(row(bob, conversation.pk).locator(".label-chip")).to_have_text(["billing"], timeout=3000)
+    expect(row(bob, conversations[2].pk).locator(".label-chip")).to_have_count(0)
+
+    row(alice, conversations[0].pk).locator(".conv-select").click()
+    alice.select_option("#bulk-label", "remove:billing")
+    expect(alice.locator("#bulk-result")).to_contain_text('Took "billing" off 1.')
+    expect(row(bob, conversations[0].pk).locator(".label-chip")).to_have_count(0, timeout=3000)
+    assert list(Conversation.objects.filter(labels__name="billing").values_list("pk", flat=True)) == [conversations[1].pk]
+    pages.check()

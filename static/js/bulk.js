@@ -1,5 +1,5 @@
 /* Bulk actions: a checkbox on every row (click, Shift+click for a range, or x / Shift+x on a
- * focused row), and a bar over the list to assign, resolve or snooze the selected ones at once.
+ * focused row), and a bar over the list to assign, label, resolve or snooze the selected ones at once.
  *
  * POST /api/v1/conversations/bulk/ decides each conversation on its own, under the same rule
  * as changing one: the bar says what was done and names each one that was refused, which stays
@@ -9,6 +9,7 @@ import { api } from "./api.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, el } from "./dom.js";
 import { contactName } from "./format.js";
+import { knownLabels } from "./labels.js";
 import { attachSnoozeMenu } from "./snooze.js";
 import { state } from "./state.js";
 
@@ -66,6 +67,27 @@ function redraw() {
   $("bulk-count").textContent = `${selected.size} selected`;
   for (const control of $("bulk-bar").querySelectorAll("button:not(#bulk-clear), select")) control.disabled = busy || selected.size === 0;
   renderAgentOptions();
+  renderLabelOptions();
+}
+
+function renderLabelOptions() {
+  const select = $("bulk-label");
+  const labels = knownLabels();
+  if (select.dataset.count === String(labels.length)) return;
+  select.dataset.count = String(labels.length);
+  const first = el("option", "", "Label…");
+  first.value = "";
+  const groups = [["add", "Add label"], ["remove", "Remove label"]].map(([verb, title]) => {
+    const group = el("optgroup");
+    group.label = title;
+    for (const label of labels) {
+      const option = el("option", "", (verb === "add" ? "+ " : "\u2212 ") + label.name);
+      option.value = `${verb}:${label.name}`;
+      group.append(option);
+    }
+    return group;
+  });
+  select.replaceChildren(first, ...(labels.length ? groups : []));
 }
 
 function renderAgentOptions() {
@@ -94,7 +116,10 @@ function summary(changes, results) {
   const done = results.filter((result) => result.ok);
   const parts = [];
   if (done.length) {
-    const what = changes.status ? DONE[changes.status] : changes.assignee_id === null ? "Unassigned" : "Assigned";
+    const what = changes.status ? DONE[changes.status]
+      : changes.labels_add ? `Added "${changes.labels_add[0]}" to`
+      : changes.labels_remove ? `Took "${changes.labels_remove[0]}" off`
+      : changes.assignee_id === null ? "Unassigned" : "Assigned";
     parts.push(`${what} ${done.length}.`);
   }
   for (const result of results.filter((r) => !r.ok)) {
@@ -148,6 +173,11 @@ export function wireBulk() {
   $("bulk-assign-me").addEventListener("click", () => apply({ assignee_id: state.me.id }));
   $("bulk-assign-other").addEventListener("change", (event) => {
     if (event.target.value) apply({ assignee_id: Number(event.target.value) });
+    event.target.value = "";
+  });
+  $("bulk-label").addEventListener("change", (event) => {
+    const [verb, ...name] = event.target.value.split(":");
+    if (verb) apply({ [verb === "add" ? "labels_add" : "labels_remove"]: [name.join(":")] });
     event.target.value = "";
   });
   $("bulk-resolve").addEventListener("click", () => apply({ status: "resolved" }));

@@ -19,6 +19,11 @@ let pickerFor = null; // the conversation the open picker changes
 
 const sameName = (a, b) => a.toLowerCase() === b.toLowerCase();
 
+/** Every label staff defined, by name. */
+export function knownLabels() {
+  return [...known.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }));
+}
+
 export function hasLabel(conv, name) {
   return (conv.labels || []).some((label) => sameName(label.name, name));
 }

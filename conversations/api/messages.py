@@ -18,15 +18,13 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from conversations import selectors
-from conversations.api.input import validated
+from conversations.api.input import IDEMPOTENCY_HEADER, idempotency_key, validated
 from conversations.api.message_inputs import MessageContentInput, MessageSendInput
 from conversations.api.schema import ERRORS, error_response
 from conversations.models import Conversation, Message, MessageStatusEvent, SendAttempt
 from conversations.outbound import message_retry, message_send
 from conversations.serializers import AgentSerializer, MessageSerializer, MessageStatusEventSerializer
-from messaging_site.errors import ApplicationError
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 # Token first, so an anonymous caller gets 401 with `WWW-Authenticate: Token` (not a bare 403);
@@ -70,14 +68,6 @@ def _message_detail(pk: int) -> Message:
 
 
 # --- the send path -------------------------------------------------------------------------------
-def _idempotency_key(request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if len(key) > 100 or not key.isprintable() or not key.isascii():
-        raise ApplicationError("The Idempotency-Key header must be at most 100 printable ASCII characters (a UUID works well).",
-                               field=IDEMPOTENCY_HEADER, code="invalid_idempotency_key", status=400)
-    return key
-
-
 def _send(request, *, conversation: Conversation | None, data: dict) -> Response:
     message, created = message_send(
         conversation=conversation,
@@ -90,7 +80,7 @@ def _send(request, *, conversation: Conversation | None, data: dict) -> Response
         interactive=data.get("interactive"),
         location=data.get("location"),
         sent_by=request.user,
-        idempotency_key=_idempotency_key(request),
+        idempotency_key=idempotency_key(request),
     )
     headers = {} if created else {REPLAYED_HEADER: "true"}
     return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED, headers=headers)

@@ -11,12 +11,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations.api.input import validated
-from conversations.api.messages import AUTHENTICATION
-from conversations.api.schema import ERRORS
+from conversations.api.input import idempotency_key, validated
+from conversations.api.messages import AUTHENTICATION, IDEMPOTENCY_PARAMETER, REPLAYED_HEADER
+from conversations.api.schema import ERRORS, error_response
 from conversations.models import Conversation
 from conversations.serializers import MessageSerializer
-from conversations.services.thread_entries import NOTE_MAX_LENGTH, note_add
+from conversations.services.thread_entries import NOTE_MAX_LENGTH, note_add, note_replay
 
 
 class NoteInput(serializers.Serializer):
@@ -38,14 +38,20 @@ class ConversationNoteCreateApi(APIView):
             "window, and never counts as a reply. Each agent it @mentions gets a notification."
         ),
         request=NoteInput,
-        responses={201: MessageSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: MessageSerializer, 200: MessageSerializer, **ERRORS,
+                   409: error_response("This Idempotency-Key was already used for something else.")},
         examples=[OpenApiExample("A note with a mention", request_only=True,
                                  value={"text": "@bob can you check the refund for this order?"})],
     )
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         data = validated(NoteInput, request.data)
-        note = note_add(conversation=conversation, author=request.user, text=data["text"])
+        key = idempotency_key(request)
+        note = note_replay(conversation=conversation, author=request.user, text=data["text"], idempotency_key=key)
+        if note is not None:
+            return Response(MessageSerializer(note).data, status=status.HTTP_200_OK, headers={REPLAYED_HEADER: "true"})
+        note = note_add(conversation=conversation, author=request.user, text=data["text"], idempotency_key=key)
         return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)
 
 

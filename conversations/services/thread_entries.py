@@ -7,7 +7,7 @@ reply, never move the conversation's preview or unread count, and are left out o
 customer is shown.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from conversations import events
 from conversations.models import Conversation, Message
@@ -18,8 +18,26 @@ from messaging_site.errors import ApplicationError
 NOTE_MAX_LENGTH = 10_000
 
 
+def note_replay(*, conversation: Conversation, author, text: str, idempotency_key: str) -> Message | None:
+    """The note an earlier request with this Idempotency-Key added, if any (a 409 when the key
+    was used for something else)."""
+    if not idempotency_key:
+        return None
+    existing = Message.objects.filter(sent_by=author, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if (existing.kind, existing.conversation_id, existing.text) != (Message.Kind.NOTE, conversation.pk, (text or "").strip()):
+        raise ApplicationError(
+            "This Idempotency-Key was already used for something else; use a new key for a new note.",
+            code="idempotency_key_reused", field="Idempotency-Key", status=409,
+        )
+    return existing
+
+
 @transaction.atomic
-def note_add(*, conversation: Conversation, author, text: str) -> Message:
+def note_add(*, conversation: Conversation, author, text: str, idempotency_key: str = "") -> Message:
+    """Add a private note. With an `idempotency_key`, a repeat (even a concurrent one) adds
+    nothing and returns the first note."""
     text = (text or "").strip()
     if not text:
         raise ApplicationError("A note needs some text.", field="text", code="required", status=400)
@@ -31,7 +49,15 @@ def note_add(*, conversation: Conversation, author, text: str) -> Message:
     mentioned = mentioned_agents(text=text)
     # Who the note names, so pages mark those names (and only those) as mentions.
     structured = {"mentions": [{"id": a.pk, "username": a.username} for a in mentioned]} if mentioned else None
-    note = _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author, structured=structured)
+    try:
+        with transaction.atomic():
+            note = _internal_entry(conversation=conversation, kind=Message.Kind.NOTE, text=text, by=author,
+                                   structured=structured, idempotency_key=idempotency_key)
+    except IntegrityError:
+        replayed = note_replay(conversation=conversation, author=author, text=text, idempotency_key=idempotency_key)
+        if replayed is None:
+            raise
+        return replayed
     notifications_for_mentions(note=note, recipients=[agent for agent in mentioned if agent.pk != author.pk])
     return note
 
@@ -48,8 +74,10 @@ def activity_record(
     )
 
 
-def _internal_entry(*, conversation: Conversation, kind: str, text: str, by, structured=None, batch=None) -> Message:
+def _internal_entry(*, conversation: Conversation, kind: str, text: str, by, structured=None, batch=None,
+                    idempotency_key: str = "") -> Message:
     entry = Message.objects.create(
+        idempotency_key=idempotency_key,
         conversation=conversation,
         direction=Message.Direction.INTERNAL,
         kind=kind,

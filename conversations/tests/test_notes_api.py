@@ -137,3 +137,61 @@ def test_mentioning_an_unknown_name_or_a_non_agent_is_fine_and_notifies_nobody(a
     response = agent_client.post(notes_url(open_conversation()), {"text": "@nobody and @mallory, see this"}, format="json")
     assert response.status_code == 201 and response.json()["payload"] == {}
     assert not Notification.objects.exists()
+
+
+def test_a_repeated_note_with_its_idempotency_key_is_added_once(agent_client, agent, other_agent):
+    from conversations.models import Notification
+
+    conversation = open_conversation()
+    body = {"text": "@bob please call them back"}
+
+    first = agent_client.post(notes_url(conversation), body, format="json", HTTP_IDEMPOTENCY_KEY="note-1")
+    again = agent_client.post(notes_url(conversation), body, format="json", HTTP_IDEMPOTENCY_KEY="note-1")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert Message.objects.filter(kind="note").count() == 1
+    assert Notification.objects.filter(recipient=other_agent).count() == 1
+
+
+def test_an_idempotency_key_reused_for_another_note_is_refused(agent_client):
+    conversation = open_conversation()
+    agent_client.post(notes_url(conversation), {"text": "first"}, format="json", HTTP_IDEMPOTENCY_KEY="note-1")
+
+    response = agent_client.post(notes_url(conversation), {"text": "second"}, format="json", HTTP_IDEMPOTENCY_KEY="note-1")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["field"] == "Idempotency-Key"
+    assert list(Message.objects.filter(kind="note").values_list("text", flat=True)) == ["first"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repeats_of_one_note_store_one(agent):
+    import threading
+
+    from django.db import connections
+
+    from conversations.services.thread_entries import note_add
+
+    conversation = open_conversation()
+    barrier = threading.Barrier(4)
+    notes, errors = [], []
+
+    def add():
+        try:
+            barrier.wait()
+            notes.append(note_add(conversation=conversation, author=agent, text="once", idempotency_key="same-click"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert len({note.pk for note in notes}) == 1
+    assert Message.objects.filter(kind="note").count() == 1

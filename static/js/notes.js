@@ -30,7 +30,7 @@ export async function postNote(conv, text, key) {
     },
   });
   try {
-    const note = await api("POST", `/api/v1/conversations/${conv.id}/notes/`, { text });
+    const note = await api("POST", `/api/v1/conversations/${conv.id}/notes/`, { text }, { "Idempotency-Key": key });
     dispatch({ type: "message.updated", payload: { message: note } });
     return null;
   } catch (failure) {

@@ -32,6 +32,7 @@ CONVERSATION_UPDATED = "conversation.updated"
 CONTACT_UPDATED = "contact.updated"
 NOTIFICATION_CREATED = "notification.created"
 NOTIFICATIONS_READ = "notifications.read"
+LABELS_CHANGED = "labels.changed"
 
 
 def user_group(user_id: int) -> str:
@@ -131,6 +132,15 @@ def conversation_updated_event(conversation) -> Event:
 
 def contact_updated_event(contact) -> Event:
     return CONTACT_UPDATED, {"contact": _represent("ContactSerializer", contact)}
+
+
+def labels_changed_event(*, label, previous_name: str = "") -> Event:
+    """Staff renamed, recoloured, added (`previous_name` empty) or deleted (`label` None) a label:
+    pages update their chips without refetching every conversation that carries it."""
+    return LABELS_CHANGED, {
+        "label": None if label is None else {"name": label.name, "colour": label.colour},
+        "previous_name": previous_name,
+    }
 
 
 def notification_created_event(notification, *, unread_count: int) -> Event:

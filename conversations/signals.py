@@ -1,4 +1,5 @@
-"""Close a user's inbox sockets when they stop being allowed to see the inbox.
+"""Close a user's inbox sockets when they stop being allowed to see the inbox; tell open inboxes
+when staff change a label.
 
 Channels resolves the user once, at connect; without these, a socket opened before a logout,
 deactivation or loss of the agent role would keep receiving customer messages.
@@ -6,7 +7,7 @@ deactivation or loss of the agent role would keep receiving customer messages.
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model, user_logged_out
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from conversations import events
 from conversations.permissions import AGENTS_GROUP, user_is_agent
@@ -63,7 +64,24 @@ def close_sockets_on_group_removal(sender, instance, action, reverse, pk_set, **
             events.close_user_sockets(user.pk, "not_an_agent")
 
 
+def remember_label_name(sender, instance, **kwargs):
+    instance._name_before_save = sender.objects.filter(pk=instance.pk).values_list("name", flat=True).first() if instance.pk else ""
+
+
+def announce_label_saved(sender, instance, created, **kwargs):
+    events.broadcast_on_commit(events.labels_changed_event(label=instance, previous_name=getattr(instance, "_name_before_save", "")))
+
+
+def announce_label_deleted(sender, instance, **kwargs):
+    events.broadcast_on_commit(events.labels_changed_event(label=None, previous_name=instance.name))
+
+
 def connect():
+    from conversations.models import Label
+
+    pre_save.connect(remember_label_name, sender=Label, dispatch_uid="parley_remember_label_name")
+    post_save.connect(announce_label_saved, sender=Label, dispatch_uid="parley_announce_label_saved")
+    post_delete.connect(announce_label_deleted, sender=Label, dispatch_uid="parley_announce_label_deleted")
     user_model = get_user_model()
     user_logged_out.connect(close_sockets_on_logout, dispatch_uid="parley_close_sockets_on_logout")
     pre_save.connect(remember_access_fields, sender=user_model, dispatch_uid="parley_remember_access_fields")

@@ -294,3 +294,21 @@ def test_agents_labelling_one_conversation_at_once_record_one_change(agents_grou
     assert errors == []
     assert label_names(conversation) == ["billing"]
     assert Message.objects.filter(conversation=conversation, kind="activity").count() == 1
+
+
+def test_staff_changes_to_a_label_reach_open_inboxes(django_capture_on_commit_callbacks):
+    from conversations.models import InboxEvent
+
+    with django_capture_on_commit_callbacks(execute=True):
+        label = Label.objects.create(name="billing", colour="#2563eb")
+    with django_capture_on_commit_callbacks(execute=True):
+        label.name, label.colour = "Invoices", "#16a34a"
+        label.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        label.delete()
+
+    assert [(e.type, e.data) for e in InboxEvent.objects.order_by("id")] == [
+        ("labels.changed", {"label": {"name": "billing", "colour": "#2563eb"}, "previous_name": ""}),
+        ("labels.changed", {"label": {"name": "Invoices", "colour": "#16a34a"}, "previous_name": "billing"}),
+        ("labels.changed", {"label": None, "previous_name": "Invoices"}),
+    ]

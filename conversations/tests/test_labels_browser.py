@@ -192,3 +192,28 @@ def test_labels_and_canned_replies_work_at_phone_width(pages, agent):
     assert canned["x"] >= 0 and canned["x"] + canned["width"] <= 390
     page.click("#canned-options .canned-option")
     expect(page.locator("#composer-text")).to_have_value("We open at 9, Dana Whitfield.")
+
+
+def test_staff_rename_and_delete_a_label_in_the_admin_and_open_inboxes_follow(pages, agent, staff):
+    # bulk_create: no save signal, so nothing is pushed from the test's own thread (Playwright's loop runs there)
+    [label] = Label.objects.bulk_create([Label(name="billing", colour="#2563eb")])
+    conversation = whatsapp_conversation()
+    conversation.labels.add(label)
+    alice = pages.open(agent, path=f"/inbox/{conversation.pk}/")
+    live(alice)
+    expect(alice.locator("#thread-labels .label-chip")).to_have_text(["billing"])
+    admin = pages.open(staff, path=f"/admin/conversations/label/{label.pk}/change/")
+
+    admin.fill("#id_name", "Invoices")
+    admin.click("input[name=_save]")
+    expect(admin.locator(".messagelist")).to_contain_text("Invoices")
+
+    expect(alice.locator("#thread-labels .label-chip")).to_have_text(["Invoices"], timeout=3000)
+    expect(row(alice, conversation.pk).locator(".label-chip")).to_have_text(["Invoices"])
+    expect(alice.locator("#label-filter-select option")).to_have_text(["All labels", "Invoices"])
+
+    admin.goto(f"{pages.server.url}/admin/conversations/label/{label.pk}/delete/")
+    admin.click("#content form input[type=submit]")
+    expect(alice.locator("#thread-labels .label-chip")).to_have_count(0, timeout=3000)
+    expect(alice.locator("#label-filter-select option")).to_have_text(["All labels"])
+    pages.check()  # the admin pages too: no CSP violation, no missing favicon

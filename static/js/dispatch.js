@@ -13,6 +13,7 @@
  *   "pending"         ({conversationId, sent})   optimistic messages were added or dropped
  *   "presence"        (event)         a colleague views, types in or left a conversation (never stored)
  *   "notification.created" / "notifications.read"  (payload)  the signed-in agent's own mentions
+ *   "labels"          ({label, previous_name})  staff added, renamed, recoloured or deleted a label
  *   "connected"       ()              the socket is live again: refetch what it does not replay
  */
 
@@ -70,6 +71,10 @@ export function dispatch(event) {
     case "notifications.read":
       changed(event.type, payload);
       break;
+    case "labels.changed":
+      applyLabelChange(payload);
+      changed("labels", payload);
+      break;
     case "local.connected":
       changed("connected");
       break;
@@ -100,6 +105,20 @@ function applyContact(contact, cursor) {
       conv.contact = contact;
       changed("contact", conv);
     }
+  }
+}
+
+/** A renamed or recoloured label changes on every conversation that carries it; a deleted one
+ * comes off. Conversations snapshots that arrive later carry the new summaries themselves. */
+function applyLabelChange({ label, previous_name: previous }) {
+  const key = (previous || (label && label.name) || "").toLowerCase();
+  if (!key) return;
+  if (label && state.label.toLowerCase() === key) state.label = label.name; // the list's filter follows a rename
+  for (const conv of state.conversations.values()) {
+    const labels = conv.labels || [];
+    if (!labels.some((l) => l.name.toLowerCase() === key)) continue;
+    conv.labels = labels.flatMap((l) => (l.name.toLowerCase() === key ? (label ? [label] : []) : [l]));
+    changed("conversation", conv);
   }
 }
 

@@ -208,6 +208,12 @@ export function wireLabels(setFilter) {
     if (!$("label-picker").hidden && !event.target.closest("#label-picker, #edit-labels")) closeLabelPicker({ focusButton: false });
   });
   $("label-filter-select").addEventListener("change", (event) => setFilter({ label: event.target.value }));
+  on("labels", ({ label, previous_name: previous }) => {
+    if (previous) known.delete(previous.toLowerCase());
+    if (label) known.set(label.name.toLowerCase(), label);
+    renderFilterOptions();
+    if (!$("label-picker").hidden) renderPickerOptions();
+  });
   on("conversation", (conv) => conv.id === state.openId && renderThreadLabels(conv));
   renderFilterOptions();
   loadLabels().catch(() => {});

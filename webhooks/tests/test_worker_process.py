@@ -14,6 +14,7 @@ from django.db import connection
 from conversations.models import Conversation, Message
 from conversations.tests.live_server import database_url_for_current_connection
 from webhooks.models import WebhookReceipt
+from webhooks.services import RECEIPT_CHANNEL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,11 +46,21 @@ def wait_for(predicate, timeout):
     return predicate()
 
 
+def worker_listening() -> bool:
+    """A worker process is started once its LISTEN connection waits (a fixed sleep was too short on a busy machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {RECEIPT_CHANNEL}"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.postgres
 def test_a_worker_process_applies_a_callback_within_moments_and_stops_cleanly_on_sigterm(webhooks):
     process = worker_process("--interval", "30")  # only NOTIFY from the web process can wake it in time
     try:
-        time.sleep(1.5)  # started and listening
+        assert wait_for(worker_listening, timeout=30), "the worker never began to LISTEN"
         assert webhooks.inbound("sms", apply=False).status_code == 200
         started = time.monotonic()
         assert wait_for(Message.objects.exists, timeout=5), process.stdout.read() if process.poll() is not None else ""

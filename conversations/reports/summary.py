@@ -1,0 +1,295 @@
+"""The report: a handful of queries over the rollups, however many messages there are.
+
+One query reads the day rows of the range (the label's own rows when filtered by label, so no
+join), one sums the labelled rows per label, one gives the medians and 90th percentiles per agent
+and overall (PostgreSQL's percentile_cont; elsewhere the same interpolation in Python), and two
+name the agents and labels shown.
+"""
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Q, Sum
+
+from conversations.models import Label
+from conversations.plivo_errors import (
+    ERROR_REFUSED,
+    ERROR_UNAVAILABLE,
+    ERROR_UNCONFIRMED,
+    ERROR_UNKNOWN_TO_PLIVO,
+    error_name,
+    explain_error_code,
+    normalize_error_code,
+)
+from conversations.reports.hours import WEEKDAYS
+from conversations.reports.models import ALL_LABELS, NO_AGENT, ReportDay, ReportEpisode
+from conversations.reports.rollups import COUNTERS, LabelLink
+
+DAY_COUNTERS = COUNTERS
+TOP_FAILURE_REASONS = 10
+# Codes Parley sets itself, said as plainly as Plivo's.
+PARLEY_FAILURES = {
+    "": ("no error code", "Failed without an error code."),
+    ERROR_REFUSED: ("not sent by Parley", "Parley did not send it: the customer had opted out, WhatsApp's window "
+                    "had closed, or the content could not be built."),
+    ERROR_UNCONFIRMED: ("never confirmed", "Plivo never confirmed the send and no delivery report came."),
+    ERROR_UNKNOWN_TO_PLIVO: ("unknown to Plivo", "Plivo accepted the send but later had no record of it."),
+    ERROR_UNAVAILABLE: ("Plivo unreachable", "Plivo could not be reached on any attempt."),
+}
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    date_from: date
+    date_to: date
+    channel: str | None = None
+    agent_id: int | None = None
+    label_id: int | None = None
+    business_hours: bool = False
+
+    @property
+    def days(self) -> list[date]:
+        return [self.date_from + timedelta(days=n) for n in range((self.date_to - self.date_from).days + 1)]
+
+
+def failure_reason(code: str) -> dict:
+    code = normalize_error_code(code) if code and code[0].isdigit() else (code or "")
+    if code in PARLEY_FAILURES:
+        reason, explanation = PARLEY_FAILURES[code]
+    elif code.startswith("http_"):
+        reason, explanation = f"refused by Plivo's API ({code[5:]})", f"Plivo's API refused the request with HTTP {code[5:]}."
+    else:
+        reason, explanation = error_name(code), explain_error_code(code)
+    return {"error_code": code, "reason": reason, "explanation": explanation}
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def report_summary(report: ReportFilter) -> dict:
+    day_rows = _day_rows(report)
+    totals = Counter()
+    by_day = {day: Counter() for day in report.days}
+    by_agent = defaultdict(Counter)
+    heat = [[0] * 24 for _ in WEEKDAYS]
+    failures = Counter()
+    for row in day_rows:
+        if row["opt_outs_only"]:
+            totals["opt_outs"] += row["opt_outs"]
+            by_day[row["day"]]["opt_outs"] += row["opt_outs"]
+            continue
+        counts = {counter: row[counter] for counter in DAY_COUNTERS}
+        totals.update(counts)
+        by_day[row["day"]].update(counts)
+        if row["agent_id"] != NO_AGENT:
+            by_agent[row["agent_id"]]["replies_sent"] += row["messages_sent"]
+        weekday = row["day"].weekday()
+        for hour, received in enumerate(row["received_by_hour"] or ()):
+            heat[weekday][hour] += received
+        failures.update(row["failures"] or {})
+
+    durations = _durations(report)
+    for agent_id in durations["by_agent"]:
+        by_agent[agent_id]  # noqa: B018 (an agent with episodes but no replies still gets a row)
+    names = _agent_names(by_agent)
+    return {
+        "conversations_opened": totals["conversations_opened"],
+        "conversations_resolved": totals["conversations_resolved"],
+        "messages_received": totals["messages_received"],
+        "messages_sent": totals["messages_sent"],
+        "messages_delivered": totals["messages_delivered"],
+        "messages_read": totals["messages_read"],
+        "messages_failed": totals["messages_failed"],
+        "delivery_rate": rate(totals["messages_delivered"], totals["messages_sent"]),
+        "read_rate": rate(totals["messages_read"], totals["messages_delivered"]),
+        "first_response_seconds": durations["overall"]["first_response_seconds"],
+        "resolution_seconds": durations["overall"]["resolution_seconds"],
+        "opt_outs": totals["opt_outs"],
+        "business_hours": report.business_hours,
+        "by_day": [{"date": day.isoformat(), **{counter: counts[counter] for counter in DAY_COUNTERS}}
+                   for day, counts in by_day.items()],
+        "by_agent": sorted(
+            (
+                {
+                    "agent_id": agent_id,
+                    "name": names.get(agent_id, f"User #{agent_id}"),
+                    "conversations_handled": durations["by_agent"].get(agent_id, {}).get("handled", 0),
+                    "replies_sent": counts["replies_sent"],
+                    "first_response_seconds": durations["by_agent"].get(agent_id, _NO_DURATIONS)["first_response_seconds"],
+                    "resolution_seconds": durations["by_agent"].get(agent_id, _NO_DURATIONS)["resolution_seconds"],
+                }
+                for agent_id, counts in by_agent.items()
+            ),
+            key=lambda entry: (entry["name"].casefold(), entry["agent_id"]),
+        ),
+        "by_label": _by_label(report),
+        "by_hour_of_week": [{"weekday": WEEKDAYS[weekday], "hours": hours} for weekday, hours in enumerate(heat)],
+        "failure_reasons": [
+            {**failure_reason(code), "count": count}
+            for code, count in sorted(failures.items(), key=lambda item: (-item[1], item[0]))[:TOP_FAILURE_REASONS]
+        ],
+    }
+
+
+_EMPTY = {"median": None, "p90": None}
+_NO_DURATIONS = {"first_response_seconds": _EMPTY, "resolution_seconds": _EMPTY}
+
+
+def _dimensions(report: ReportFilter) -> Q:
+    where = Q(day__gte=report.date_from, day__lte=report.date_to)
+    if report.channel:
+        where &= Q(channel=report.channel)
+    if report.agent_id is not None:
+        where &= Q(agent_id=report.agent_id)
+    return where
+
+
+def _day_rows(report: ReportFilter) -> list[dict]:
+    """The range's rows: the label's (or the all-labels ones), plus the channel's opt-out rows,
+    which an agent or label filter would otherwise leave out (opt-outs have neither)."""
+    label_id = ALL_LABELS if report.label_id is None else report.label_id
+    rows = Q(label_id=label_id) & _dimensions(report)
+    opt_outs = Q(label_id=ALL_LABELS, agent_id=NO_AGENT, opt_outs__gt=0, day__gte=report.date_from, day__lte=report.date_to)
+    if report.channel:
+        opt_outs &= Q(channel=report.channel)
+    found = list(ReportDay.objects.filter(rows | opt_outs).values(
+        "day", "agent_id", "label_id", *DAY_COUNTERS, "received_by_hour", "failures"))
+    result = []
+    for row in found:
+        in_rows = row["label_id"] == label_id and (report.agent_id is None or row["agent_id"] == report.agent_id)
+        if not in_rows:
+            result.append({"day": row["day"], "opt_outs": row["opt_outs"], "opt_outs_only": True})
+            continue
+        result.append({**row, "opt_outs_only": False})
+    return result
+
+
+def _by_label(report: ReportFilter) -> list[dict]:
+    where = _dimensions(report) & ~Q(label_id=ALL_LABELS)
+    if report.label_id is not None:
+        where &= Q(label_id=report.label_id)
+    sums = {row["label_id"]: row for row in ReportDay.objects.filter(where).values("label_id").annotate(
+        **{counter: Sum(counter) for counter in DAY_COUNTERS if counter != "opt_outs"})}
+    labels = Label.objects.filter(pk__in=list(sums)).values_list("pk", "name", "colour")
+    return sorted(
+        ({"label_id": pk, "name": name, "colour": colour,
+          **{counter: sums[pk][counter] or 0 for counter in DAY_COUNTERS if counter != "opt_outs"}}
+         for pk, name, colour in labels),
+        key=lambda entry: entry["name"].casefold(),
+    )
+
+
+def _agent_names(by_agent) -> dict[int, str]:
+    users = get_user_model().objects.filter(pk__in=list(by_agent)).only("pk", "username", "first_name", "last_name")
+    return {user.pk: user.get_full_name() or user.username for user in users}
+
+
+# --- medians and 90th percentiles -----------------------------------------------------------------------
+def percentile_cont(ordered: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont: linear interpolation between the two nearest values."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def _durations(report: ReportFilter) -> dict:
+    """{"overall": {...}, "by_agent": {agent_id: {...}}} of median and p90 first response (episodes
+    opened in the range) and resolution (episodes resolved in it)."""
+    first, resolution = (("first_response_business_seconds", "resolution_business_seconds") if report.business_hours
+                          else ("first_response_seconds", "resolution_seconds"))
+    table = ReportEpisode._meta.db_table
+    where = ["(e.opened_day BETWEEN %s AND %s OR e.resolved_day BETWEEN %s AND %s)"]
+    params = [report.date_from, report.date_to, report.date_from, report.date_to]
+    if report.channel:
+        where.append("e.channel = %s")
+        params.append(report.channel)
+    if report.agent_id is not None:
+        where.append("e.agent_id IS NULL" if report.agent_id == NO_AGENT else "e.agent_id = %s")
+        params += [] if report.agent_id == NO_AGENT else [report.agent_id]
+    if report.label_id is not None:
+        where.append(f"EXISTS (SELECT 1 FROM {LabelLink._meta.db_table} link "
+                     "WHERE link.conversation_id = e.conversation_id AND link.label_id = %s)")
+        params.append(report.label_id)
+    opened = "e.opened_day BETWEEN %s AND %s"
+    resolved = "e.resolved_day BETWEEN %s AND %s"
+    span = [report.date_from, report.date_to]
+    if connection.vendor == "postgresql":
+        return _durations_sql(table, where, params, first, resolution, opened, resolved, span)
+    return _durations_python(table, where, params, first, resolution, span)
+
+
+def _durations_sql(table, where, params, first, resolution, opened, resolved, span) -> dict:
+    def pct(fraction, column, condition):
+        return (f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY e.{column}) "
+                f"FILTER (WHERE {condition} AND e.{column} IS NOT NULL)")
+
+    sql = (
+        f"SELECT e.agent_id, GROUPING(e.agent_id), {pct(0.5, first, opened)}, {pct(0.9, first, opened)}, "
+        f"{pct(0.5, resolution, resolved)}, {pct(0.9, resolution, resolved)}, count(*) FILTER (WHERE {opened}) "
+        f"FROM {table} e WHERE {' AND '.join(where)} GROUP BY GROUPING SETS ((e.agent_id), ())"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*span * 5, *params])
+        found = cursor.fetchall()
+    result = {"overall": _NO_DURATIONS, "by_agent": {}}
+    for agent_id, overall, first_median, first_p90, resolution_median, resolution_p90, handled in found:
+        entry = _entry(first_median, first_p90, resolution_median, resolution_p90, handled)
+        if overall:
+            result["overall"] = entry
+        elif agent_id is not None:
+            result["by_agent"][agent_id] = entry
+    return result
+
+
+def _durations_python(table, where, params, first, resolution, span) -> dict:
+    sql = f"SELECT e.agent_id, e.opened_day, e.{first}, e.resolved_day, e.{resolution} FROM {table} e WHERE {' AND '.join(where)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    low, high = span
+    groups = defaultdict(lambda: ([], [], [0]))
+    for agent_id, opened_day, first_seconds, resolved_day, resolution_seconds in found:
+        opened_day, resolved_day = _as_date(opened_day), _as_date(resolved_day)
+        for key in ("overall", agent_id):
+            firsts, resolutions, handled = groups[key]
+            if low <= opened_day <= high:
+                handled[0] += 1
+                if first_seconds is not None:
+                    firsts.append(first_seconds)
+            if resolved_day is not None and low <= resolved_day <= high and resolution_seconds is not None:
+                resolutions.append(resolution_seconds)
+    result = {"overall": _NO_DURATIONS, "by_agent": {}}
+    for key, (firsts, resolutions, handled) in groups.items():
+        firsts.sort()
+        resolutions.sort()
+        entry = _entry(percentile_cont(firsts, 0.5), percentile_cont(firsts, 0.9),
+                       percentile_cont(resolutions, 0.5), percentile_cont(resolutions, 0.9), handled[0])
+        if key == "overall":
+            result["overall"] = entry
+        elif key is not None:
+            result["by_agent"][key] = entry
+    return result
+
+
+def _as_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _round(seconds):
+    return None if seconds is None else round(seconds, 1)
+
+
+def _entry(first_median, first_p90, resolution_median, resolution_p90, handled) -> dict:
+    return {
+        "first_response_seconds": {"median": _round(first_median), "p90": _round(first_p90)},
+        "resolution_seconds": {"median": _round(resolution_median), "p90": _round(resolution_p90)},
+        "handled": handled,
+    }

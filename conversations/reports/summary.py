@@ -93,8 +93,8 @@ def report_summary(report: ReportFilter) -> dict:
             heat[weekday][hour] += received
         failures.update(row["failures"] or {})
 
-    durations = _durations(report)
-    for agent_id in durations["by_agent"]:
+    medians = durations(report)
+    for agent_id in medians["by_agent"]:
         by_agent[agent_id]  # noqa: B018 (an agent with episodes but no replies still gets a row)
     names = _agent_names(by_agent)
     return {
@@ -107,8 +107,8 @@ def report_summary(report: ReportFilter) -> dict:
         "messages_failed": totals["messages_failed"],
         "delivery_rate": rate(totals["messages_delivered"], totals["messages_sent"]),
         "read_rate": rate(totals["messages_read"], totals["messages_delivered"]),
-        "first_response_seconds": durations["overall"]["first_response_seconds"],
-        "resolution_seconds": durations["overall"]["resolution_seconds"],
+        "first_response_seconds": medians["overall"]["first_response_seconds"],
+        "resolution_seconds": medians["overall"]["resolution_seconds"],
         "opt_outs": totals["opt_outs"],
         "business_hours": report.business_hours,
         "by_day": [{"date": day.isoformat(), **{counter: counts[counter] for counter in DAY_COUNTERS}}
@@ -118,10 +118,10 @@ def report_summary(report: ReportFilter) -> dict:
                 {
                     "agent_id": agent_id,
                     "name": names.get(agent_id, f"User #{agent_id}"),
-                    "conversations_handled": durations["by_agent"].get(agent_id, {}).get("handled", 0),
+                    "conversations_handled": medians["by_agent"].get(agent_id, {}).get("handled", 0),
                     "replies_sent": counts["replies_sent"],
-                    "first_response_seconds": durations["by_agent"].get(agent_id, _NO_DURATIONS)["first_response_seconds"],
-                    "resolution_seconds": durations["by_agent"].get(agent_id, _NO_DURATIONS)["resolution_seconds"],
+                    "first_response_seconds": medians["by_agent"].get(agent_id, _NO_DURATIONS)["first_response_seconds"],
+                    "resolution_seconds": medians["by_agent"].get(agent_id, _NO_DURATIONS)["resolution_seconds"],
                 }
                 for agent_id, counts in by_agent.items()
             ),
@@ -200,9 +200,10 @@ def percentile_cont(ordered: list[float], fraction: float) -> float | None:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
-def _durations(report: ReportFilter) -> dict:
+def durations(report: ReportFilter, *, in_database: bool | None = None) -> dict:
     """{"overall": {...}, "by_agent": {agent_id: {...}}} of median and p90 first response (episodes
-    opened in the range) and resolution (episodes resolved in it)."""
+    opened in the range) and resolution (episodes resolved in it). `in_database`: computed by
+    PostgreSQL (its default there), or in Python (elsewhere)."""
     first, resolution = (("first_response_business_seconds", "resolution_business_seconds") if report.business_hours
                           else ("first_response_seconds", "resolution_seconds"))
     table = ReportEpisode._meta.db_table
@@ -221,7 +222,9 @@ def _durations(report: ReportFilter) -> dict:
     opened = "e.opened_day BETWEEN %s AND %s"
     resolved = "e.resolved_day BETWEEN %s AND %s"
     span = [report.date_from, report.date_to]
-    if connection.vendor == "postgresql":
+    if in_database is None:
+        in_database = connection.vendor == "postgresql"
+    if in_database:
         return _durations_sql(table, where, params, first, resolution, opened, resolved, span)
     return _durations_python(table, where, params, first, resolution, span)
 

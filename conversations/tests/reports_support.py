@@ -6,8 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django.db.models import Min
 
-from conversations.models import Conversation, Message, ReportSettings
+from conversations.models import Conversation, Message, OutboundJob, ReportSettings
 from conversations.outbound.service import message_send
 from conversations.services.conversations import conversation_update
 from conversations.services.delivery_reports import status_report_apply
@@ -59,6 +60,7 @@ def plivo_reports(message: Message, status: str, at: datetime, *, error_code: st
     if not message.plivo_message_uuid:
         message.plivo_message_uuid = f"out-{message.pk}"
         Message.objects.filter(pk=message.pk).update(plivo_message_uuid=message.plivo_message_uuid, status="sent")
+        OutboundJob.objects.filter(message=message).update(state=OutboundJob.State.ACCEPTED)
     report = StatusReport(message_uuid=message.plivo_message_uuid, status=status, sequence=next(_uuids),
                           error_code=error_code)
     with time_machine.travel(at, tick=False):
@@ -74,3 +76,43 @@ def assign(agent, phone: str, assignee, at: datetime, *, channel: str = "whatsap
     with time_machine.travel(at, tick=False):
         conversation_update(conversation=conversation_of(phone, channel), by=agent,
                             assignee_id=assignee.pk if assignee else None)
+
+
+def direct_counts(*, date_from, date_to, zone=NEW_YORK, channel=None, agent=None, label=None) -> dict:
+    """The report's message and conversation counts straight from the raw rows, for comparison."""
+    from django.db.models import Q
+
+    from conversations.reports.hours import day_bounds
+
+    start, end = day_bounds(date_from, zone)[0], day_bounds(date_to, zone)[1]
+    where = Q(created_at__gte=start, created_at__lt=end)
+    if channel:
+        where &= Q(conversation__channel=channel)
+    if label:
+        where &= Q(conversation__labels=label)
+    inbound = Message.objects.filter(where, direction="inbound")
+    outbound = Message.objects.filter(where, direction="outbound")
+    if agent:
+        inbound, outbound = inbound.filter(conversation__assignee=agent), outbound.filter(sent_by=agent)
+    counts = {
+        "messages_received": inbound.count(),
+        "messages_sent": outbound.count(),
+        "messages_delivered": outbound.filter(status__in=["delivered", "read"]).count(),
+        "messages_read": outbound.filter(status="read").count(),
+        "messages_failed": outbound.filter(status__in=["failed", "undelivered", "rejected"]).count(),
+    }
+    if agent is None:
+        status_entries = Message.objects.filter(where, kind="activity", structured__activity__action="status")
+        # Every conversation here opens with a customer's message; each later episode with a reopening.
+        first_messages = [conversation_id for conversation_id, first_at in
+                          Message.objects.filter(direction="inbound").values_list("conversation_id")
+                          .annotate(first_at=Min("created_at")).values_list("conversation_id", "first_at")
+                          if start <= first_at < end]
+        opened_first = Conversation.objects.filter(pk__in=first_messages)
+        if channel:
+            opened_first = opened_first.filter(channel=channel)
+        if label:
+            opened_first = opened_first.filter(labels=label)
+        counts["conversations_opened"] = opened_first.count() + status_entries.filter(structured__activity__status="open").count()
+        counts["conversations_resolved"] = status_entries.filter(structured__activity__status="resolved").count()
+    return counts

@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber  # noqa: F401 (defined there)
 from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
-from conversations.reports.models import ReportDay, ReportEpisode, ReportPending, ReportSettings  # noqa: F401 (defined there)
+from conversations.reports.models import (  # noqa: F401 (defined there)
+    ReportDay,
+    ReportDuration,
+    ReportEpisode,
+    ReportPending,
+    ReportSettings,
+)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)

@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from conversations.models import Conversation, Message
 from conversations.reports.hours import business_seconds, local_day
-from conversations.reports.models import ReportEpisode
+from conversations.reports.models import NO_AGENT, ReportDuration, ReportEpisode
 
 RESOLVED, OPEN = Conversation.Status.RESOLVED.value, Conversation.Status.OPEN.value
 INBOUND, OUTBOUND = Message.Direction.INBOUND.value, Message.Direction.OUTBOUND.value
@@ -93,3 +93,19 @@ def _episode(conversation_id, channel, assignee_id, episode: _Open, resolved_at,
         resolution_seconds=seconds(resolved_at),
         resolution_business_seconds=business(resolved_at),
     )
+
+
+def episode_durations(episode: ReportEpisode, labels: list[int]) -> list[ReportDuration]:
+    """The duration rows of `episode` (unsaved); `labels`: its conversation's label ids."""
+    Kind = ReportDuration.Kind
+    found = []
+    for kind, seconds, day in (
+        (Kind.FIRST_RESPONSE, episode.first_response_seconds, episode.opened_day),
+        (Kind.FIRST_RESPONSE_BUSINESS, episode.first_response_business_seconds, episode.opened_day),
+        (Kind.RESOLUTION, episode.resolution_seconds, episode.resolved_day),
+        (Kind.RESOLUTION_BUSINESS, episode.resolution_business_seconds, episode.resolved_day),
+    ):
+        if seconds is not None:
+            found.append(ReportDuration(conversation_id=episode.conversation_id, kind=kind, seconds=seconds, day=day,
+                                        channel=episode.channel, agent_id=episode.agent_id or NO_AGENT, labels=labels))
+    return found

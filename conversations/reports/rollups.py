@@ -17,9 +17,17 @@ from django.utils import timezone
 
 from conversations.models import ConsentRecord, Conversation, Message, MessageStatus
 from conversations.sql import db_datetime
-from conversations.reports.episodes import INBOUND, OUTBOUND, episode_rows, episodes_walk
+from conversations.reports.episodes import INBOUND, OUTBOUND, episode_durations, episode_rows, episodes_walk
 from conversations.reports.hours import day_bounds, local_day, schedule_check, zone_check
-from conversations.reports.models import ALL_LABELS, NO_AGENT, ReportDay, ReportEpisode, ReportPending, ReportSettings
+from conversations.reports.models import (
+    ALL_LABELS,
+    NO_AGENT,
+    ReportDay,
+    ReportDuration,
+    ReportEpisode,
+    ReportPending,
+    ReportSettings,
+)
 
 # Keeps our advisory lock apart from anyone else's ("RPT").
 REFRESH_LOCK = (0x525054, 1)
@@ -93,8 +101,9 @@ def report_rebuild(*, say=lambda text: None) -> dict:
         _lock()
         team = _Team()
         last_marker = ReportPending.objects.aggregate(last=Max("id"))["last"]
-        ReportEpisode.objects.all().delete()
-        ReportDay.objects.all().delete()
+        ReportDuration.objects.all()._raw_delete(ReportDuration.objects.db)
+        ReportEpisode.objects.all()._raw_delete(ReportEpisode.objects.db)
+        ReportDay.objects.all()._raw_delete(ReportDay.objects.db)
         conversation_ids = list(Conversation.objects.order_by("pk").values_list("pk", flat=True))
         episodes = 0
         for start in range(0, len(conversation_ids), REBUILD_CONVERSATIONS_PER_QUERY):
@@ -127,6 +136,14 @@ def _episodes_write(conversation_ids, *, team: _Team) -> list[ReportEpisode]:
     episodes = episodes_walk(episode_rows(list(conversations)), conversations=conversations, zone=team.zone,
                              schedule=team.schedule)
     ReportEpisode.objects.bulk_create(episodes, batch_size=2000)
+    labels = defaultdict(list)
+    for conversation_id, label_id in LabelLink.objects.filter(conversation_id__in=list(conversations)).order_by(
+            "label_id").values_list("conversation_id", "label_id"):
+        labels[conversation_id].append(label_id)
+    ReportDuration.objects.bulk_create(
+        [duration for episode in episodes for duration in episode_durations(episode, labels.get(episode.conversation_id, []))],
+        batch_size=5000,
+    )
     return episodes
 
 
@@ -136,7 +153,8 @@ def _episodes_replace(conversation_ids, *, team: _Team) -> set[date]:
         return set()
     old = ReportEpisode.objects.filter(conversation_id__in=conversation_ids)
     days = {day for pair in old.values_list("opened_day", "resolved_day") for day in pair if day is not None}
-    old.delete()
+    ReportDuration.objects.filter(conversation_id__in=conversation_ids)._raw_delete(ReportDuration.objects.db)
+    old._raw_delete(ReportEpisode.objects.db)
     for episode in _episodes_write(conversation_ids, team=team):
         days.add(episode.opened_day)
         if episode.resolved_day is not None:

@@ -2,10 +2,11 @@
 
 One query reads the day rows of the range (the label's own rows when filtered by label, so no
 join), one sums the labelled rows per label, one gives the medians and 90th percentiles per agent
-and overall (PostgreSQL's percentile_cont; elsewhere the same interpolation in Python), and two
-name the agents and labels shown.
+and overall (PostgreSQL's percentile_cont over `ReportDuration` rows read in index order;
+elsewhere the same interpolation in Python), and two name the agents and labels shown.
 """
 
+import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ from conversations.plivo_errors import (
     normalize_error_code,
 )
 from conversations.reports.hours import WEEKDAYS
-from conversations.reports.models import ALL_LABELS, NO_AGENT, ReportDay, ReportEpisode
-from conversations.reports.rollups import COUNTERS, LabelLink
+from conversations.reports.models import ALL_LABELS, NO_AGENT, ReportDay, ReportDuration
+from conversations.reports.rollups import COUNTERS
 
 DAY_COUNTERS = COUNTERS
 TOP_FAILURE_REASONS = 10
@@ -72,27 +73,7 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def report_summary(report: ReportFilter) -> dict:
-    day_rows = _day_rows(report)
-    totals = Counter()
-    by_day = {day: Counter() for day in report.days}
-    by_agent = defaultdict(Counter)
-    heat = [[0] * 24 for _ in WEEKDAYS]
-    failures = Counter()
-    for row in day_rows:
-        if row["opt_outs_only"]:
-            totals["opt_outs"] += row["opt_outs"]
-            by_day[row["day"]]["opt_outs"] += row["opt_outs"]
-            continue
-        counts = {counter: row[counter] for counter in DAY_COUNTERS}
-        totals.update(counts)
-        by_day[row["day"]].update(counts)
-        if row["agent_id"] != NO_AGENT:
-            by_agent[row["agent_id"]]["replies_sent"] += row["messages_sent"]
-        weekday = row["day"].weekday()
-        for hour, received in enumerate(row["received_by_hour"] or ()):
-            heat[weekday][hour] += received
-        failures.update(row["failures"] or {})
-
+    totals, by_day, by_agent, heat, failures = _day_totals(_day_rows(report))
     medians = durations(report)
     for agent_id in medians["by_agent"]:
         by_agent[agent_id]  # noqa: B018 (an agent with episodes but no replies still gets a row)
@@ -111,14 +92,13 @@ def report_summary(report: ReportFilter) -> dict:
         "resolution_seconds": medians["overall"]["resolution_seconds"],
         "opt_outs": totals["opt_outs"],
         "business_hours": report.business_hours,
-        "by_day": [{"date": day.isoformat(), **{counter: counts[counter] for counter in DAY_COUNTERS}}
-                   for day, counts in by_day.items()],
+        "by_day": _by_day_entries(report, by_day),
         "by_agent": sorted(
             (
                 {
                     "agent_id": agent_id,
                     "name": names.get(agent_id, f"User #{agent_id}"),
-                    "conversations_handled": medians["by_agent"].get(agent_id, {}).get("handled", 0),
+                    "conversations_handled": counts["conversations_handled"],
                     "replies_sent": counts["replies_sent"],
                     "first_response_seconds": medians["by_agent"].get(agent_id, _NO_DURATIONS)["first_response_seconds"],
                     "resolution_seconds": medians["by_agent"].get(agent_id, _NO_DURATIONS)["resolution_seconds"],
@@ -134,6 +114,38 @@ def report_summary(report: ReportFilter) -> dict:
             for code, count in sorted(failures.items(), key=lambda item: (-item[1], item[0]))[:TOP_FAILURE_REASONS]
         ],
     }
+
+
+def report_by_day(report: ReportFilter) -> list[dict]:
+    """The per-day chart alone (one query)."""
+    return _by_day_entries(report, _day_totals(_day_rows(report))[1])
+
+
+def _by_day_entries(report: ReportFilter, by_day: dict) -> list[dict]:
+    return [{"date": day.isoformat(), **{counter: by_day[day][counter] for counter in DAY_COUNTERS}}
+            for day in report.days]
+
+
+def _day_totals(day_rows: list[dict]):
+    """(totals, per day, per agent, heat map, failures per code) summed from the day rows."""
+    totals, by_day, by_agent, failures = Counter(), defaultdict(Counter), defaultdict(Counter), Counter()
+    heat = [[0] * 24 for _ in WEEKDAYS]
+    for row in day_rows:
+        if row["opt_outs_only"]:
+            totals["opt_outs"] += row["opt_outs"]
+            by_day[row["day"]]["opt_outs"] += row["opt_outs"]
+            continue
+        counts = {counter: row[counter] for counter in DAY_COUNTERS}
+        totals.update(counts)
+        by_day[row["day"]].update(counts)
+        if row["agent_id"] != NO_AGENT:
+            by_agent[row["agent_id"]]["replies_sent"] += row["messages_sent"]
+            by_agent[row["agent_id"]]["conversations_handled"] += row["conversations_opened"]
+        weekday = row["day"].weekday()
+        for hour, received in enumerate(row["received_by_hour"] or ()):
+            heat[weekday][hour] += received
+        failures.update(row["failures"] or {})
+    return totals, by_day, by_agent, heat, failures
 
 
 _EMPTY = {"median": None, "p90": None}
@@ -204,95 +216,77 @@ def durations(report: ReportFilter, *, in_database: bool | None = None) -> dict:
     """{"overall": {...}, "by_agent": {agent_id: {...}}} of median and p90 first response (episodes
     opened in the range) and resolution (episodes resolved in it). `in_database`: computed by
     PostgreSQL (its default there), or in Python (elsewhere)."""
-    first, resolution = (("first_response_business_seconds", "resolution_business_seconds") if report.business_hours
-                          else ("first_response_seconds", "resolution_seconds"))
-    table = ReportEpisode._meta.db_table
-    where = ["(e.opened_day BETWEEN %s AND %s OR e.resolved_day BETWEEN %s AND %s)"]
-    params = [report.date_from, report.date_to, report.date_from, report.date_to]
+    Kind = ReportDuration.Kind
+    kinds = (Kind.FIRST_RESPONSE_BUSINESS, Kind.RESOLUTION_BUSINESS) if report.business_hours \
+        else (Kind.FIRST_RESPONSE, Kind.RESOLUTION)
+    where = ["d.kind = %s", "d.day BETWEEN %s AND %s"]
+    params = [report.date_from, report.date_to]
     if report.channel:
-        where.append("e.channel = %s")
+        where.append("d.channel = %s")
         params.append(report.channel)
     if report.agent_id is not None:
-        where.append("e.agent_id IS NULL" if report.agent_id == NO_AGENT else "e.agent_id = %s")
-        params += [] if report.agent_id == NO_AGENT else [report.agent_id]
-    if report.label_id is not None:
-        where.append(f"EXISTS (SELECT 1 FROM {LabelLink._meta.db_table} link "
-                     "WHERE link.conversation_id = e.conversation_id AND link.label_id = %s)")
-        params.append(report.label_id)
-    opened = "e.opened_day BETWEEN %s AND %s"
-    resolved = "e.resolved_day BETWEEN %s AND %s"
-    span = [report.date_from, report.date_to]
+        where.append("d.agent_id = %s")
+        params.append(report.agent_id)
     if in_database is None:
         in_database = connection.vendor == "postgresql"
     if in_database:
-        return _durations_sql(table, where, params, first, resolution, opened, resolved, span)
-    return _durations_python(table, where, params, first, resolution, span)
-
-
-def _durations_sql(table, where, params, first, resolution, opened, resolved, span) -> dict:
-    def pct(fraction, column, condition):
-        return (f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY e.{column}) "
-                f"FILTER (WHERE {condition} AND e.{column} IS NOT NULL)")
-
-    sql = (
-        f"SELECT e.agent_id, GROUPING(e.agent_id), {pct(0.5, first, opened)}, {pct(0.9, first, opened)}, "
-        f"{pct(0.5, resolution, resolved)}, {pct(0.9, resolution, resolved)}, count(*) FILTER (WHERE {opened}) "
-        f"FROM {table} e WHERE {' AND '.join(where)} GROUP BY GROUPING SETS ((e.agent_id), ())"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*span * 5, *params])
-        found = cursor.fetchall()
-    result = {"overall": _NO_DURATIONS, "by_agent": {}}
-    for agent_id, overall, first_median, first_p90, resolution_median, resolution_p90, handled in found:
-        entry = _entry(first_median, first_p90, resolution_median, resolution_p90, handled)
-        if overall:
-            result["overall"] = entry
-        elif agent_id is not None:
-            result["by_agent"][agent_id] = entry
+        found = _durations_sql(kinds, where, params, report.label_id)
+    else:
+        found = _durations_python(kinds, where, params, report.label_id)
+    result = {"overall": dict(_NO_DURATIONS), "by_agent": {}}
+    names = {kinds[0]: "first_response_seconds", kinds[1]: "resolution_seconds"}
+    for kind, agent_id, median, p90 in found:
+        entry = result["overall"] if agent_id is None else result["by_agent"].setdefault(agent_id, dict(_NO_DURATIONS))
+        entry[names[kind]] = {"median": _round(median), "p90": _round(p90)}
+    result["by_agent"].pop(NO_AGENT, None)
     return result
 
 
-def _durations_python(table, where, params, first, resolution, span) -> dict:
-    sql = f"SELECT e.agent_id, e.opened_day, e.{first}, e.resolved_day, e.{resolution} FROM {table} e WHERE {' AND '.join(where)}"
+def _durations_sql(kinds, where, params, label_id) -> list[tuple]:
+    """One statement: per kind, the range's durations read in order from an index (so the
+    percentile's own sort finds them sorted) overall and per agent."""
+    table = ReportDuration._meta.db_table
+    if label_id is not None:
+        where = [*where, "d.labels @> %s::jsonb"]
+        params = [*params, f"[{int(label_id)}]"]
+    condition = " AND ".join(where)
+    parts, all_params = [], []
+    for kind in kinds:
+        parts.append(
+            f"SELECT %s, NULL::integer, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
+            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
+            f"FROM (SELECT d.seconds FROM {table} d WHERE {condition} ORDER BY d.seconds) o HAVING count(*) > 0"
+        )
+        parts.append(
+            f"SELECT %s, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
+            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
+            f"FROM (SELECT d.agent_id, d.seconds FROM {table} d WHERE {condition} ORDER BY d.agent_id, d.seconds) a "
+            f"GROUP BY agent_id"
+        )
+        all_params += [kind, kind, *params, kind, kind, *params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    low, high = span
-    groups = defaultdict(lambda: ([], [], [0]))
-    for agent_id, opened_day, first_seconds, resolved_day, resolution_seconds in found:
-        opened_day, resolved_day = _as_date(opened_day), _as_date(resolved_day)
-        for key in ("overall", agent_id):
-            firsts, resolutions, handled = groups[key]
-            if low <= opened_day <= high:
-                handled[0] += 1
-                if first_seconds is not None:
-                    firsts.append(first_seconds)
-            if resolved_day is not None and low <= resolved_day <= high and resolution_seconds is not None:
-                resolutions.append(resolution_seconds)
-    result = {"overall": _NO_DURATIONS, "by_agent": {}}
-    for key, (firsts, resolutions, handled) in groups.items():
-        firsts.sort()
-        resolutions.sort()
-        entry = _entry(percentile_cont(firsts, 0.5), percentile_cont(firsts, 0.9),
-                       percentile_cont(resolutions, 0.5), percentile_cont(resolutions, 0.9), handled[0])
-        if key == "overall":
-            result["overall"] = entry
-        elif key is not None:
-            result["by_agent"][key] = entry
-    return result
+        cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), all_params)
+        return cursor.fetchall()
 
 
-def _as_date(value):
-    return date.fromisoformat(value) if isinstance(value, str) else value
+def _durations_python(kinds, where, params, label_id) -> list[tuple]:
+    table = ReportDuration._meta.db_table
+    condition = " AND ".join(["d.kind IN (%s, %s)", *where[1:]])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT d.kind, d.agent_id, d.seconds, d.labels FROM {table} d WHERE {condition}", [*kinds, *params])
+        rows = cursor.fetchall()
+    groups = defaultdict(list)
+    for kind, agent_id, seconds, labels in rows:
+        if label_id is not None and label_id not in json.loads(labels or "[]"):
+            continue
+        groups[(kind, None)].append(seconds)
+        groups[(kind, agent_id)].append(seconds)
+    found = []
+    for (kind, agent_id), values in groups.items():
+        values.sort()
+        found.append((kind, agent_id, percentile_cont(values, 0.5), percentile_cont(values, 0.9)))
+    return found
 
 
 def _round(seconds):
     return None if seconds is None else round(seconds, 1)
-
-
-def _entry(first_median, first_p90, resolution_median, resolution_p90, handled) -> dict:
-    return {
-        "first_response_seconds": {"median": _round(first_median), "p90": _round(first_p90)},
-        "resolution_seconds": {"median": _round(resolution_median), "p90": _round(resolution_p90)},
-        "handled": handled,
-    }

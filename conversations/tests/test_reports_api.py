@@ -10,7 +10,15 @@ from conversations.models import Label
 from conversations.reports import summary as summary_module
 from conversations.reports.rollups import report_refresh
 from conversations.reports.summary import ReportFilter
-from conversations.tests.reports_support import agent_replies, customer_writes, local, plivo_reports, team_settings
+from conversations.services.labels import conversation_labels_set
+from conversations.tests.reports_support import (
+    agent_replies,
+    conversation_of,
+    customer_writes,
+    local,
+    plivo_reports,
+    team_settings,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 URL = "/api/v1/reports/summary/"
@@ -101,9 +109,12 @@ def test_postgresql_percentiles_equal_the_python_fallback(traffic, agent, other_
         customer_writes(phone, local("2026-03-30 09:00", zone=BERLIN))
         replied = local(f"2026-03-30 {9 + minutes // 60:02d}:{minutes % 60:02d}", zone=BERLIN)
         agent_replies(other_agent if minutes % 2 else agent, phone, replied)
+    vip = Label.objects.create(name="vip")
+    conversation_labels_set(conversation=conversation_of("+14155550017"), by=agent, names=["vip"])
     report_refresh()
-    for business_hours in (False, True):
-        report = ReportFilter(date_from=date(2026, 3, 28), date_to=date(2026, 3, 31), business_hours=business_hours)
+    for business_hours, label_id in ((False, None), (True, None), (False, vip.pk)):
+        report = ReportFilter(date_from=date(2026, 3, 28), date_to=date(2026, 3, 31), business_hours=business_hours,
+                              label_id=label_id)
         in_sql = summary_module.durations(report, in_database=True)
         assert in_sql == summary_module.durations(report, in_database=False)
         assert in_sql["overall"]["first_response_seconds"]["median"] is not None

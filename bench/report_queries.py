@@ -22,12 +22,10 @@ import sys
 import time
 from datetime import timedelta
 
-from inbox_queries import BACKEND, backend_cpu_ns, timed  # bench/, beside this script (sets Django up)
+from inbox_queries import backend_cpu_ns, bench_client, timed  # bench/, beside this script (sets Django up)
 from support import percentile
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from conversations.models import Label, Message, ReportDay, ReportEpisode, ReportSettings  # noqa: E402
@@ -42,18 +40,8 @@ def main():
     parser.add_argument("--requests", type=int, default=100, help="requests per scenario")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("report_queries measures PostgreSQL: set DATABASE_URL (seed it with bench/seed_large.py)")
+    client = bench_client("report_queries")
     rng = random.Random(args.seed)
-    agent = get_user_model().objects.filter(username="bench1").first()
-    if agent is None:
-        sys.exit("No bench agent: run bench/seed_large.py against this database first.")
-    client = Client()
-    client.force_login(agent)
-    with connection.cursor() as cursor:
-        cursor.execute("SET max_parallel_workers_per_gather = 0")
-        cursor.execute("SELECT pg_backend_pid()")
-        BACKEND["pid"] = cursor.fetchone()[0]
     today = timezone.now().astimezone(zone_check(ReportSettings.load().time_zone)).date()
     agents = list(get_user_model().objects.filter(username__startswith="bench").values_list("pk", flat=True))
     labels = list(Label.objects.values_list("name", flat=True))

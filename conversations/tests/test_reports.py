@@ -4,7 +4,6 @@ agent), in the team's time zone across a day boundary and a DST change."""
 from datetime import date
 
 import pytest
-from django.contrib.auth.models import Group
 
 from conversations.models import Label
 from conversations.reports.rollups import report_rebuild, report_refresh

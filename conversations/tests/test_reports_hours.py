@@ -73,3 +73,27 @@ def test_there_is_one_settings_row(db):
     ReportSettings(time_zone="UTC").save()
     ReportSettings(time_zone="Europe/Paris").save()
     assert list(ReportSettings.objects.values_list("pk", "time_zone")) == [(1, "Europe/Paris")]
+
+
+def test_staff_change_the_zone_in_the_admin_and_the_report_is_recounted_in_it(client, staff, agent):
+    from conversations.models import ReportDay
+    from conversations.reports.rollups import report_refresh
+    from conversations.tests.reports_support import customer_writes, local
+
+    customer_writes("+14155550001", local("2026-03-07 23:30"))  # New York; the 8th in UTC
+    report_refresh()
+    assert list(ReportDay.objects.filter(label_id=0).values_list("day", flat=True)) == [date(2026, 3, 8)]
+    client.force_login(staff)
+    response = client.post("/admin/conversations/reportsettings/add/", {
+        "time_zone": "America/New_York", "business_hours": '{"mon": ["09:00-17:00"]}'})
+    assert response.status_code == 302, response.content[:2000]
+    assert list(ReportDay.objects.filter(label_id=0).values_list("day", flat=True)) == [date(2026, 3, 7)]
+    assert client.get("/admin/conversations/reportsettings/add/").status_code == 403  # one row only
+
+
+def test_a_bad_schedule_in_the_admin_is_shown_not_saved(client, staff):
+    client.force_login(staff)
+    response = client.post("/admin/conversations/reportsettings/add/", {
+        "time_zone": "UTC", "business_hours": '{"mon": ["17:00-09:00"]}'})
+    assert response.status_code == 200 and b"ends before it starts" in response.content
+    assert not ReportSettings.objects.exists()

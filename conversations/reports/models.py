@@ -126,6 +126,9 @@ class ReportDuration(models.Model):
                          name="report_duration_ordered"),
             models.Index(fields=["kind", "agent_id", "seconds"], include=["day", "channel", "labels"],
                          name="report_duration_by_agent"),
+            # A short range: its few rows by day, then sorted.
+            models.Index(fields=["kind", "day"], include=["seconds", "agent_id", "channel", "labels"],
+                         name="report_duration_days"),
             models.Index(fields=["conversation"], name="report_duration_conversation"),
         ]
         constraints = [models.CheckConstraint(condition=Q(kind__in=[1, 2, 3, 4]), name="report_duration_kind_valid")]

@@ -8,6 +8,8 @@ episodes of the conversations they name and recounts each day they touch, from t
 time zone or business hours change.
 """
 
+import logging
+import threading
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 
@@ -29,6 +31,7 @@ from conversations.reports.models import (
     ReportSettings,
 )
 
+logger = logging.getLogger(__name__)
 # Keeps our advisory lock apart from anyone else's ("RPT").
 REFRESH_LOCK = (0x525054, 1)
 REFRESH_BATCH = 5000
@@ -93,6 +96,33 @@ def report_refresh(*, batch: int = REFRESH_BATCH) -> int:
             day_recount(day, zone=team.zone)
         ReportPending.objects.filter(id__in=[marker_id for marker_id, _, _ in pending]).delete()
     return len(pending)
+
+
+_refreshing = threading.Lock()
+
+
+def report_refresh_in_background() -> bool:
+    """The worker's chore: `report_refresh()` in a thread of its own, so that recounting a busy
+    day never holds up the sends the worker's loop claims. False when one is still running.
+    Inline when the loop runs inside a transaction (a test driving the worker on its connection)."""
+    if connection.in_atomic_block:
+        report_refresh()
+        return True
+    if not _refreshing.acquire(blocking=False):
+        return False
+
+    def run():
+        try:
+            while report_refresh():  # until the markers are all in
+                pass
+        except Exception:
+            logger.exception("report refresh failed; the next one retries")
+        finally:
+            connection.close()
+            _refreshing.release()
+
+    threading.Thread(target=run, name="report-refresh", daemon=True).start()
+    return True
 
 
 def report_rebuild(*, say=lambda text: None) -> dict:

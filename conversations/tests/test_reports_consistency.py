@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conversations.models import Label, Message, ReportDay, ReportEpisode
+from conversations.models import Label, Message, ReportDay, ReportEpisode, ReportPending
 from conversations.outbound import jobs
 from conversations.reports.rollups import report_rebuild, report_refresh
 from conversations.reports.summary import ReportFilter, report_summary
@@ -160,3 +160,15 @@ def test_the_query_count_does_not_grow_with_the_data(agent, other_agent):
     # Five per report at most (rows, labels' sums, durations, agents' and labels' names); an
     # empty list of names to look up costs none.
     assert small <= summary_queries() <= 2 * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_refreshes_the_rollups_beside_its_sends(agent):
+    from conversations.reports.rollups import _refreshing, report_refresh_in_background
+    from conversations.tests.support import wait_for
+
+    team_settings("America/New_York")
+    customer_writes("+14155557779", local("2026-10-29 10:00"))
+    assert report_refresh_in_background()
+    wait_for(lambda: not _refreshing.locked() and report_for()["messages_received"] == 1)
+    assert not ReportPending.objects.exists()

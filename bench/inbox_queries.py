@@ -60,14 +60,11 @@ def timed(client, url, params=None, cpu_samples=None):
     return elapsed, response.json()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200, help="requests per scenario")
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+def bench_client(script: str) -> Client:
+    """A client signed in as the bench agent, this connection's backend watched for its CPU time
+    and parallel query off (so all of a query's work is in that one backend)."""
     if connection.vendor != "postgresql":
-        sys.exit("inbox_queries measures PostgreSQL: set DATABASE_URL (seed it with bench/seed_large.py)")
-    rng = random.Random(args.seed)
+        sys.exit(f"{script} measures PostgreSQL: set DATABASE_URL (seed it with bench/seed_large.py)")
     agent = get_user_model().objects.filter(username="bench1").first()
     if agent is None:
         sys.exit("No bench agent: run bench/seed_large.py against this database first.")
@@ -77,6 +74,16 @@ def main():
         cursor.execute("SET max_parallel_workers_per_gather = 0")
         cursor.execute("SELECT pg_backend_pid()")
         BACKEND["pid"] = cursor.fetchone()[0]
+    return client
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200, help="requests per scenario")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    client = bench_client("inbox_queries")
+    rng = random.Random(args.seed)
     total_conversations = Conversation.objects.count()
     conversation_ids = list(Conversation.objects.values_list("pk", flat=True))
     names = list(Contact.objects.order_by("?").values_list("display_name", "phone")[:200])

@@ -1,14 +1,17 @@
-"""Fill a PostgreSQL database with a large, realistic inbox for the inbox benchmarks.
+"""Fill a PostgreSQL database with a large, realistic inbox for the inbox and report benchmarks.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/parley_bench \\
-        .venv/bin/python bench/seed_large.py --conversations 100000 --messages 1000000
+        .venv/bin/python bench/seed_large.py --conversations 400000 --messages 4000000
 
 Creates contacts, one conversation each (WhatsApp or SMS; open / pending / resolved; some
-assigned to the bench agents `bench1`..`bench3`, password `bench-agent-password`), and
-messages spread over 90 days with realistic text, then sets each conversation's activity
-markers and ANALYZEs. Rows go in with COPY (a million INSERTs would take far longer). Uses
-its own database: with --reset it empties the inbox tables first; without, it refuses to
-seed a database that already holds conversations.
+assigned to the bench agents `bench1`..`bench12`, password `bench-agent-password`; about a third
+labelled), and messages spread over 90 days with realistic text: customers and agents taking
+turns, delivery outcomes with Plivo error codes, resolutions (and some reopenings) as the
+inbox's own activity entries, and opt-outs. Then it sets each conversation's activity markers,
+ANALYZEs and builds the report rollups (`report_rebuild`, as `manage.py reports_rebuild`). Rows
+go in with COPY (a million INSERTs would take far longer). Uses its own database: with --reset
+it empties the inbox tables first; without, it refuses to seed a database that already holds
+conversations.
 """
 
 import argparse
@@ -27,9 +30,16 @@ from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, models  # noqa: E402
 
-from conversations.models import Contact, Conversation, Message  # noqa: E402
+from conversations.models import ConsentRecord, Contact, Conversation, Label, Message  # noqa: E402
 from conversations.permissions import AGENTS_GROUP  # noqa: E402
+from conversations.reports.rollups import report_rebuild  # noqa: E402
 
+AGENTS = 12
+LABELS = ["billing", "delivery", "returns", "vip", "complaint", "sales", "warranty", "urgent"]
+FAILURE_CODES = ["30", "50", "70", "80", "100", "200", "420"]
+RESOLVED_ENTRY = json.dumps({"activity": {"action": "status", "status": "resolved"}})
+REOPENED_ENTRY = json.dumps({"activity": {"action": "status", "status": "open", "reason": "customer"}})
+NO_STRUCTURE = "{}"
 FIRST_NAMES = (
     "Maria James Priya Lucas Emma Noah Sofia Liam Aisha Mateo Chloe Yuki Olivia Ethan Amara Diego Hana Omar Lena Kofi "
     "Ines Ravi Zoe Mohammed Grace Pedro Freya Tariq Elena Samuel Mei Jonas Fatima Hugo Nadia Arjun Clara Felix Leila Tom"
@@ -104,6 +114,7 @@ def main():
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=int, default=90, help="spread the conversations over this many days")
     parser.add_argument("--reset", action="store_true", help="empty the inbox tables first")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -118,12 +129,12 @@ def main():
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE conversations_inboxevent, conversations_message, conversations_conversation, "
-                "conversations_contact RESTART IDENTITY CASCADE"
+                "conversations_contact, conversations_reportday, conversations_reportpending RESTART IDENTITY CASCADE"
             )
 
     group, _ = Group.objects.get_or_create(name=AGENTS_GROUP)
     agents = []
-    for n in range(1, 4):
+    for n in range(1, AGENTS + 1):
         user, created = get_user_model().objects.get_or_create(username=f"bench{n}", defaults={"first_name": f"Bench {n}"})
         if created:
             user.set_password("bench-agent-password")
@@ -155,7 +166,7 @@ def main():
     print(f"conversations: {total}", flush=True)
     statuses = rng.choices(["open", "pending", "resolved"], [20, 10, 70], k=total)
     channels = rng.choices(["whatsapp", "sms"], [70, 30], k=total)
-    assignees = rng.choices([None, *agents], [40, 20, 20, 20], k=total)
+    assignees = rng.choices([None, *agents], [40] + [60 / len(agents)] * len(agents), k=total)
     copy_rows(
         Conversation,
         ["contact_id", "channel", "status", "assignee_id", "unread_count", "created_at", "updated_at"],
@@ -166,28 +177,66 @@ def main():
     )
     conversation_ids = list(Conversation.objects.order_by("pk").values_list("pk", flat=True))
 
+    print(f"labels on about a third of the conversations", flush=True)
+    label_ids = [Label.objects.get_or_create(name=name)[0].pk for name in LABELS]
+    copy_rows(
+        Conversation.labels.through,
+        ["conversation_id", "label_id"],
+        (
+            (conversation_id, label_id)
+            for conversation_id in conversation_ids if rng.random() < 0.33
+            for label_id in rng.sample(label_ids, rng.choice([1, 1, 1, 2]))
+        ),
+    )
+
     print(f"messages: {sum(counts)}", flush=True)
-    ninety_days = 90 * 24 * 3600
+    span = args.days * 24 * 3600
+    columns = ["conversation_id", "direction", "kind", "text", "status", "sent_by_id", "error_code", "structured",
+               "created_at", "updated_at"]
 
     def messages():
         for index, conversation_id in enumerate(conversation_ids):
-            moment = now - timedelta(seconds=rng.uniform(0, ninety_days))
+            moment = now - timedelta(seconds=rng.uniform(3600, span))
+            count, resolved = counts[index], statuses[index] == "resolved"
+            agent = assignees[index] or rng.choice(agents)
+            # A long thread is sometimes resolved half-way and reopened by the customer.
+            reopen_at = rng.randrange(2, count - 2) if count >= 6 and rng.random() < 0.3 else None
             inbound = True
-            for _ in range(counts[index]):
-                if inbound:
-                    yield (conversation_id, "inbound", "text", customer_text(rng), "received", None, moment, moment)
+            for position in range(count):
+                last = position == count - 1
+                if resolved and last and count >= 2:
+                    yield (conversation_id, "internal", "activity", "Resolved", "", agent, "", RESOLVED_ENTRY, moment, moment)
+                elif position == reopen_at:
+                    yield (conversation_id, "internal", "activity", "Resolved", "", agent, "", RESOLVED_ENTRY, moment, moment)
+                    moment += timedelta(hours=rng.uniform(2, 48))
+                    inbound = True
+                    continue
+                elif inbound:
+                    yield (conversation_id, "inbound", "text", customer_text(rng), "received", None, "", NO_STRUCTURE,
+                           moment, moment)
+                    if reopen_at is not None and position == reopen_at + 1:
+                        yield (conversation_id, "internal", "activity", "Reopened: the customer wrote", "", None, "",
+                               REOPENED_ENTRY, moment, moment)
                 else:
                     status = rng.choices(["read", "delivered", "sent", "failed"], [60, 30, 8, 2])[0]
-                    yield (conversation_id, "outbound", "text", rng.choice(AGENT_REPLIES), status, rng.choice(agents), moment, moment)
+                    error_code = rng.choice(FAILURE_CODES) if status == "failed" else ""
+                    yield (conversation_id, "outbound", "text", rng.choice(AGENT_REPLIES), status, agent, error_code,
+                           NO_STRUCTURE, moment, moment)
                 moment += timedelta(seconds=rng.uniform(20, 3600))
                 inbound = rng.random() < 0.55
             if index and index % 20000 == 0:
                 print(f"  {index} conversations' messages written", flush=True)
 
+    copy_rows(Message, columns, messages())
+
+    print("opt-outs", flush=True)
     copy_rows(
-        Message,
-        ["conversation_id", "direction", "kind", "text", "status", "sent_by_id", "created_at", "updated_at"],
-        messages(),
+        ConsentRecord,
+        ["contact_id", "channel", "opted_in", "method", "reason", "created_at"],
+        (
+            (contact_ids[n], channels[n], False, "keyword", "Replied STOP", now - timedelta(seconds=rng.uniform(0, span)))
+            for n in range(total) if rng.random() < 0.01
+        ),
     )
 
     print("activity markers and statistics", flush=True)
@@ -197,7 +246,8 @@ def main():
             UPDATE conversations_conversation c
                SET last_message_id = m.id, last_message_at = m.created_at, updated_at = m.created_at
               FROM (SELECT DISTINCT ON (conversation_id) conversation_id, id, created_at
-                      FROM conversations_message ORDER BY conversation_id, created_at DESC, id DESC) m
+                      FROM conversations_message WHERE direction <> 'internal'
+                     ORDER BY conversation_id, created_at DESC, id DESC) m
              WHERE m.conversation_id = c.id
             """
         )
@@ -215,6 +265,16 @@ def main():
         cursor.execute("VACUUM FULL ANALYZE conversations_conversation")
         cursor.execute("VACUUM ANALYZE conversations_contact")
         cursor.execute("VACUUM ANALYZE conversations_message")
+        cursor.execute("VACUUM ANALYZE conversations_conversation_labels")
+        cursor.execute("VACUUM ANALYZE conversations_consentrecord")
+    print("report rollups", flush=True)
+    rebuild_started = time.monotonic()
+    written = report_rebuild(say=lambda text: print(text, flush=True))
+    print(f"  {written['episodes']} episodes, {written['rows']} day rows in {time.monotonic() - rebuild_started:.0f} s",
+          flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE conversations_reportepisode")
+        cursor.execute("VACUUM ANALYZE conversations_reportday")
     print(
         f"done in {time.monotonic() - started:.0f} s: {Conversation.objects.count()} conversations, "
         f"{Message.objects.count()} messages",

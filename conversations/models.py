@@ -18,6 +18,13 @@ from django.utils import timezone
 
 from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber  # noqa: F401 (defined there)
 from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
+from conversations.reports.models import (  # noqa: F401 (defined there)
+    ReportDay,
+    ReportDuration,
+    ReportEpisode,
+    ReportPending,
+    ReportSettings,
+)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -260,6 +267,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="msg_thread"),
+            # The reports' day recount: one day's messages.
+            models.Index(fields=["created_at"], name="msg_created"),
             # The retention job's scan: the oldest messages not yet erased.
             models.Index(fields=["created_at"], condition=Q(erased_at__isnull=True), name="msg_unerased_by_age"),
         ]

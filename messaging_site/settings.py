@@ -185,6 +185,8 @@ OUTBOUND_WORKER_EMBEDDED = env.bool("OUTBOUND_WORKER_EMBEDDED", default=not DATA
 OUTBOUND_CONCURRENCY = env.int("OUTBOUND_CONCURRENCY", default=16)
 if OUTBOUND_CONCURRENCY < 1:
     raise ImproperlyConfigured("OUTBOUND_CONCURRENCY must be at least 1.")
+# Reports (issue 16): how often the outbound worker takes recent changes into the report rollups.
+REPORTS_REFRESH_SECONDS = env.float("REPORTS_REFRESH_SECONDS", default=30.0)
 OUTBOUND_MAX_ATTEMPTS = env.int("OUTBOUND_MAX_ATTEMPTS", default=5)
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=20.0)
 OUTBOUND_LEASE_SECONDS = env.int("OUTBOUND_LEASE_SECONDS", default=60)

@@ -13,6 +13,7 @@ from conversations.api import (
     notes,
     notifications,
     privacy,
+    reports,
     templates,
 )
 
@@ -33,4 +34,5 @@ urlpatterns = [
     *labels.urlpatterns,
     *canned_replies.urlpatterns,
     *privacy.urlpatterns,
+    *reports.urlpatterns,
 ]

@@ -30,6 +30,7 @@ from conversations.models import (
     OutboundJob,
     SendAttempt,
 )
+from conversations.reports.rollups import report_mark_message
 from conversations.plivo_errors import ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
@@ -136,6 +137,7 @@ def retry_begin(*, message: Message, requested_by) -> OutboundJob:
             status=MessageStatus.QUEUED, plivo_message_uuid=None, status_sequence=None, error_code="",
             error_message="", unconfirmed_since=None, next_attempt_at=None, failed_at=None, sent_at=None,
             delivered_at=None, read_at=None, updated_at=now)
+        report_mark_message(locked.pk)  # reports (issue 16): no longer failed
         OutboundJob.objects.filter(pk=job.pk).update(
             state=State.IN_FLIGHT, attempts=F("attempts") + 1, next_attempt_at=now, lease_expires_at=_lease(now),
             claimed_by=f"retry by {requested_by}"[:100], report_due_at=None, report_lookups=0, updated_at=now)
@@ -238,6 +240,7 @@ def message_fail(message_id: int, *, error_code: str, reason: str) -> None:
         status=MessageStatus.FAILED, failed_at=now, error_code=error_code[:32], error_message=reason[:500],
         unconfirmed_since=None, next_attempt_at=None, updated_at=now)
     if changed:
+        report_mark_message(message_id)  # reports (issue 16)
         events.broadcast_on_commit(events.message_updated_event(message_for_event(message_id)))
 
 

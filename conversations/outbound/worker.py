@@ -28,6 +28,7 @@ from conversations.models import Channel, OutboundJob
 from conversations.outbound import jobs, pacing, recovery, service
 from conversations.outbound.transport import sender_for
 from conversations.privacy.erase import retention_chore
+from conversations.reports.rollups import report_refresh_in_background
 from conversations.services.snooze import conversations_wake_snoozed
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class OutboundWorker(WorkerLoop):
             Chore("prune inbox events", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, self.prune),
             Chore("wake snoozed conversations", sweep_interval, conversations_wake_snoozed),
             Chore("erase messages past retention", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, retention_chore),
+            Chore("refresh report rollups", settings.REPORTS_REFRESH_SECONDS, report_refresh_in_background),
         ])
         self.worker_id = (worker_id or default_worker_name())[:64]
         self.name = f"outbound worker {self.worker_id}"

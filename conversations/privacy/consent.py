@@ -2,6 +2,7 @@
 service in `services/contacts.py`), and the question campaigns ask."""
 
 from conversations.privacy.models import ConsentRecord
+from conversations.reports.rollups import report_mark
 from messaging_site.errors import ApplicationError
 
 
@@ -19,9 +20,12 @@ def consent_check(*, opted_in: bool, method: str, reason: str) -> None:
 def consent_record(*, contact, channel: str, opted_in: bool, method: str, by=None, reason: str = "") -> ConsentRecord:
     reason = (reason or "").strip()[:200]
     consent_check(opted_in=opted_in, method=method, reason=reason)
-    return ConsentRecord.objects.create(
+    record = ConsentRecord.objects.create(
         contact=contact, channel=channel, opted_in=opted_in, method=method, by=by, reason=reason
     )
+    if not opted_in:
+        report_mark(conversation_id=None, at=record.created_at)  # reports (issue 16): opt-outs per day
+    return record
 
 
 def contact_has_recorded_opt_in(contact, channel: str) -> bool:

@@ -26,6 +26,7 @@ from conversations.models import (
     OutboundJob,
     SendAttempt,
 )
+from conversations.reports.rollups import report_mark
 from conversations.privacy.audit import audit_record
 from conversations.privacy.suppression import number_suppress
 from messaging_site.errors import ApplicationError
@@ -68,6 +69,8 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
         status=MessageStatus.FAILED, failed_at=now, error_message="Not sent: the contact was erased."
     )
     waiting.update(state=OutboundJob.State.FAILED, last_error="The contact was erased.", updated_at=now)
+    for conversation_id in contact.conversations.values_list("pk", flat=True):
+        report_mark(conversation_id=conversation_id)  # reports (issue 16): its unsent replies failed
     _webhook_receipts_clear(message_ids)
     _messages_erase(Message.objects.filter(pk__in=message_ids), now=now)
     ConsentRecord.objects.filter(contact=contact).update(reason="")

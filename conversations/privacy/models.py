@@ -70,7 +70,10 @@ class ConsentRecord(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["contact", "channel", "created_at"], name="consent_contact_channel")]
+        indexes = [
+            models.Index(fields=["contact", "channel", "created_at"], name="consent_contact_channel"),
+            models.Index(fields=["created_at"], name="consent_created"),  # reports: opt-outs per day
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=["whatsapp", "sms"]), name="consent_channel_valid"),
             # An agent who opts a customer in must say why (the customer asked by phone, ...).

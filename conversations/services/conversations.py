@@ -7,6 +7,7 @@ from conversations import events
 from conversations.models import Contact, Conversation
 from conversations.permissions import user_is_agent
 from conversations.privacy.audit import audit_assignment, audit_status_change
+from conversations.reports.rollups import report_mark
 from conversations.services.labels import conversation_labels_set
 from conversations.services.snooze import snooze_activity_text, snooze_time_check
 from conversations.services.thread_entries import activity_record
@@ -133,6 +134,7 @@ def conversation_record_message(*, conversation: Conversation, message, inbound:
         returning=returning, params=[*params, conversation.pk, *returning_params],
     )
     copy_columns(source=updated, target=conversation)
+    report_mark(conversation_id=conversation.pk, at=message.created_at)  # reports (issue 16)
     if conversation.last_message_id == message.pk:
         conversation.last_message = message
     if inbound:

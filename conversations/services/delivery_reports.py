@@ -22,6 +22,7 @@ from conversations.models import (
 )
 from conversations.outbound.jobs import send_report_received
 from conversations.plivo_errors import ERROR_UNCONFIRMED, OPTED_OUT_ERROR_CODE, error_name, explain_error_code
+from conversations.reports.rollups import report_mark_message
 from conversations.services.contacts import contact_opt_out
 from conversations.sql import copy_columns, db_datetime, execute, insert_row, table, update_returning
 from conversations.sql_reads import message_with_event_relations
@@ -222,6 +223,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
     touched = None
     if moved:
         execute(f"UPDATE {table(MessageStatusEvent)} SET applied = %s WHERE id = %s", [True, event.pk])
+        report_mark_message(message.pk)  # reports (issue 16)
     else:
         # A late report does not change the status, but it still proves Plivo has the message
         # and tells when that step happened.

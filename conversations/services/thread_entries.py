@@ -11,11 +11,13 @@ from django.db import IntegrityError, transaction
 
 from conversations import events
 from conversations.models import Conversation, Message
+from conversations.reports.rollups import report_mark
 from conversations.services.mentions import mentioned_agents
 from conversations.services.notifications import notifications_for_mentions
 from messaging_site.errors import ApplicationError
 
 NOTE_MAX_LENGTH = 10_000
+REPORTED_ACTIONS = {"status", "assigned", "unassigned", "auto_assigned", "labelled"}
 
 
 def note_replay(*, conversation: Conversation, author, text: str, idempotency_key: str) -> Message | None:
@@ -69,9 +71,12 @@ def activity_record(
     (`assigned`, `resolved`, `snoozed`, `labelled`, ...) for programs; `text` is what agents read.
     `actor` is None for what Parley did by itself (a snooze ending). Call inside the change's transaction."""
     structured = {"activity": {"action": action, **(details or {})}}
-    return _internal_entry(
+    entry = _internal_entry(
         conversation=conversation, kind=Message.Kind.ACTIVITY, text=text, by=actor, structured=structured, batch=batch
     )
+    if action in REPORTED_ACTIONS:  # reports (issue 16): a status change, or who and which labels on all its days
+        report_mark(conversation_id=conversation.pk, at=entry.created_at if action == "status" else None)
+    return entry
 
 
 def _internal_entry(*, conversation: Conversation, kind: str, text: str, by, structured=None, batch=None,

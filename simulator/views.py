@@ -6,7 +6,7 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations.models import Conversation
 from messaging_site.errors import ApplicationError
 from simulator import services
+from simulator.fake_plivo_media import RawBody
 
 LONG_POLL_SECONDS = 20
 LONG_POLL_TICK_SECONDS = 0.15
@@ -23,8 +24,11 @@ LONG_POLL_TICK_SECONDS = 0.15
 def plivo_api(request, path):
     """Plivo's REST API for the SDK: Basic auth and JSON bodies, as at api.plivo.com."""
     status, answer = services.simulator_api().handle(
-        request.method, "/" + path, request.headers.get("Authorization"), request.body
+        request.method, "/" + path, request.headers.get("Authorization"), request.body,
+        content_type=request.headers.get("Content-Type", ""), query=request.META.get("QUERY_STRING", ""),
     )
+    if isinstance(answer, RawBody):
+        return HttpResponse(answer.data, content_type=answer.content_type, status=status)
     return JsonResponse(answer, status=status)
 
 

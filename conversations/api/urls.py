@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from conversations.api import (
     agents,
+    attachments,
     bulk,
     canned_replies,
     contacts,
@@ -33,4 +34,5 @@ urlpatterns = [
     *labels.urlpatterns,
     *canned_replies.urlpatterns,
     *privacy.urlpatterns,
+    *attachments.urlpatterns,
 ]

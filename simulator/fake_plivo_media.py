@@ -65,11 +65,18 @@ class FakeMediaStore:
         self._lock = threading.Lock()
         self.items: dict[str, FakeMedia] = {}
         self.downloads: list[str] = []  # media ids served, in order (tests count retries)
+        self._download_faults: list[int] = []  # statuses to answer the next file downloads with
 
     def reset(self) -> None:
         with self._lock:
             self.items.clear()
             self.downloads.clear()
+            self._download_faults.clear()
+
+    def fail_downloads(self, status: int = 500, *, count: int = 1) -> None:
+        """Answer the next `count` file downloads with `status`."""
+        with self._lock:
+            self._download_faults.extend([status] * count)
 
     def uploads(self) -> list[FakeMedia]:
         with self._lock:
@@ -105,6 +112,8 @@ class FakeMediaStore:
                 return 404, {"error": "not found"}, {}
             with self._lock:
                 self.downloads.append(media.media_id)
+                if self._download_faults:
+                    return self._download_faults.pop(0), {"error": "media temporarily unavailable"}, {}
             return 200, RawBody(media.data, media.content_type), {}
         match = MEDIA_API_PATH.match(path)
         if method == "GET" and match["media_id"]:

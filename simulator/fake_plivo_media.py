@@ -92,7 +92,10 @@ class FakeMediaStore:
                           data=data, message_uuid=message_uuid)
         with self._lock:
             self.items[media.media_id] = media
-        return f"{self.base_url()}/Account/{self.api.auth_id}/Message/{message_uuid}/Media/{media.media_id}"
+        return self.inbound_url(media)
+
+    def inbound_url(self, media: FakeMedia) -> str:
+        return f"{self.base_url()}/Account/{self.api.auth_id}/Message/{media.message_uuid}/Media/{media.media_id}"
 
     def base_url(self) -> str:
         return getattr(self.api, "base_url", "") or ""

@@ -6,7 +6,7 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -69,6 +69,7 @@ async def send(request):
         button=data.get("button"),
         list_row=data.get("list_row"),
         profile_name=str(data.get("profile_name") or ""),
+        media_file=data.get("media_file"),
     )
     # Off the event loop: Parley's webhook is usually served by this very process.
     await asyncio.to_thread(services.customer_message_send, message)
@@ -95,3 +96,15 @@ async def thread(request):
         await asyncio.sleep(LONG_POLL_TICK_SECONDS)
     snapshot = await sync_to_async(services.customer_thread)(phone=phone, channel=channel)
     return JsonResponse(snapshot)
+
+
+@require_GET
+def phone_media(request, media_id):
+    """A file the fake Plivo keeps (a customer's picture, an agent's upload), for the phone page,
+    which has no Plivo credentials."""
+    media = services.simulator_api().media.get(media_id)
+    if media is None:
+        raise Http404("No such media.")
+    response = HttpResponse(media.data, content_type=media.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -262,7 +262,8 @@ def _prepare_interactive(interactive: dict | None) -> PreparedContent:
         normalized["action"] = {"buttons": _reply_buttons(action.get("buttons"))}
         text = body
     elif kind == "list":
-        normalized["action"] = {"sections": _list_sections(action.get("sections"))}
+        sections = _list_sections(action.get("sections"))
+        normalized["action"] = {"buttons": [{"title": _list_button_label(action)}], "sections": sections}
         text = body
     else:
         buttons = action.get("buttons")
@@ -300,6 +301,17 @@ def _choice(item, *, what: str, where: str, title_limit: int, id_limit: int, see
         raise ApplicationError(duplicate, code="duplicate", field=f"{where}.id")
     seen.add(item_id)
     return {"id": item_id, "title": title}
+
+
+def _list_button_label(action: dict) -> str:
+    """The label of the button that opens the list, which WhatsApp requires: Plivo's
+    `action.buttons[0].title` (or Meta's `action.button`)."""
+    buttons = action.get("buttons")
+    label = action.get("button")
+    if isinstance(buttons, list) and buttons and isinstance(buttons[0], dict):
+        label = buttons[0].get("title") or label
+    return _require_text(label, field="interactive.action.buttons.0.title", limit=20,
+                         what="The list's button label (what the customer taps to see the rows)")
 
 
 def _list_sections(sections) -> list[dict]:

@@ -157,6 +157,8 @@ export function renderComposer() {
   $("attach-file").disabled = blocked;
   $("open-templates").disabled = blocked;
   $("open-templates").hidden = conv.channel !== "whatsapp";
+  $("open-interactive").disabled = blocked;
+  $("open-interactive").hidden = conv.channel !== "whatsapp" || templateOnly;
   $("send").hidden = templateOnly;
   notice.hidden = !(blocked || templateOnly);
   notice.classList.toggle("blocked", blocked);
@@ -209,7 +211,7 @@ function renderNoteMode(conv) {
   composer.dataset.mode = "note";
   for (const id of ["composer-text", "send"]) $(id).disabled = false;
   $("send").hidden = false;
-  for (const id of ["attach", "attach-file", "attachment-tray", "open-templates", "media-row", "composer-notice"]) $(id).hidden = true;
+  for (const id of ["attach", "attach-file", "attachment-tray", "open-templates", "open-interactive", "media-row", "composer-notice"]) $(id).hidden = true;
   $("window-countdown").textContent = "";
   renderCounter();
   return true;

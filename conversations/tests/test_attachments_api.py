@@ -185,3 +185,35 @@ def reload_message(pk):
     from conversations.models import Message
 
     return Message.objects.get(pk=pk)
+
+
+def test_the_inbox_loads_media_only_from_parley(client, agent):
+    client.force_login(agent)
+    policy = client.get("/inbox/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    for directive in ("img-src", "media-src"):
+        sources = directives[directive].split()
+        assert "'self'" in sources
+        assert not {"http:", "https:", "*"} & set(sources), directive
+
+
+@pytest.mark.asyncio
+async def test_an_upload_may_be_larger_than_other_bodies_but_not_than_the_attachment_limit(settings):
+    from django.core.asgi import get_asgi_application
+
+    from messaging_site.body_limit import BodySizeLimit
+    from webhooks.tests.test_body_limit import call, http_scope
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.ATTACHMENT_MAX_BYTES = 5000
+    app = BodySizeLimit(get_asgi_application())
+
+    def length(size):
+        return [(b"content-length", str(size).encode())]
+
+    status, *_ = await call(app, http_scope(URL, length(200_000)), [], then_disconnect=True)
+    assert status == 413  # over ATTACHMENT_MAX_BYTES and the multipart allowance
+    status, *_ = await call(app, http_scope("/api/v1/messages/", length(3000)), [], then_disconnect=True)
+    assert status == 413  # the ordinary limit elsewhere
+    status, *_ = await call(app, http_scope(URL, length(3000)), [b"x" * 3000])
+    assert status != 413  # reaches the endpoint (which then refuses the unauthenticated caller)

@@ -320,7 +320,7 @@ CONTENT_SECURITY_POLICY = {
 # (MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage with MEDIA_STORAGE_OPTIONS as JSON,
 # e.g. {"bucket_name": "parley-media", "endpoint_url": "https://..."}; boto3 reads the AWS_*
 # credentials from the environment). Never served publicly: agents load them through /inbox/media/.
-MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "media")
 MEDIA_URL = "/inbox/media/"
 MEDIA_STORAGE_BACKEND = env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})

@@ -326,6 +326,8 @@ MEDIA_STORAGE_BACKEND = env.str("MEDIA_STORAGE_BACKEND", default="django.core.fi
 MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
 # The largest file an agent may upload (WhatsApp's document limit); each channel's own limits apply too.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=100 * 1024 * 1024)
+# An upload not sent within this many hours is deleted (the outbound worker checks hourly).
+ATTACHMENT_UNSENT_RETENTION_HOURS = env.int("ATTACHMENT_UNSENT_RETENTION_HOURS", default=24)
 # Inbound media: larger files are not downloaded (the message says so); failed downloads are
 # tried again with backoff (INBOUND_MEDIA_RETRY_BASE_SECONDS, doubling) up to INBOUND_MEDIA_MAX_ATTEMPTS.
 INBOUND_MEDIA_MAX_BYTES = env.int("INBOUND_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)

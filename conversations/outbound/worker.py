@@ -28,6 +28,7 @@ from conversations.models import Channel, OutboundJob
 from conversations.outbound import jobs, pacing, recovery, service
 from conversations.outbound.transport import sender_for
 from conversations.privacy.erase import retention_chore
+from conversations.services.attachments import attachments_unsent_prune
 from conversations.services.media_download import inbound_media_claim_due, inbound_media_download
 from conversations.services.snooze import conversations_wake_snoozed
 
@@ -74,6 +75,7 @@ class OutboundWorker(WorkerLoop):
             Chore("wake snoozed conversations", sweep_interval, conversations_wake_snoozed),
             Chore("erase messages past retention", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, retention_chore),
             Chore("download inbound media", MEDIA_DOWNLOAD_INTERVAL_SECONDS, self.media_downloads),
+            Chore("prune unsent attachments", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, attachments_unsent_prune),
         ])
         self.worker_id = (worker_id or default_worker_name())[:64]
         self.name = f"outbound worker {self.worker_id}"

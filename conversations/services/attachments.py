@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+from datetime import timedelta
 
 import filetype
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from conversations.models import Channel, MediaFile
 from messaging_site.errors import ApplicationError
@@ -192,11 +194,21 @@ def attachments_attach(*, message, files: list[MediaFile], first_position: int =
 
 
 def media_files_delete(*, message_ids) -> int:
-    """Delete the files of these messages (privacy erase, retention): the rows now, the stored
-    files once the transaction commits."""
-    files = list(MediaFile.objects.filter(message_id__in=list(message_ids)).exclude(file=""))
-    deleted = MediaFile.objects.filter(message_id__in=list(message_ids)).delete()[0]
-    storage_names = [media.file.name for media in files]
+    """Delete the files of these messages (privacy erase, retention)."""
+    return _media_delete(MediaFile.objects.filter(message_id__in=list(message_ids)))
+
+
+def attachments_unsent_prune() -> int:
+    """Delete uploads never sent within ATTACHMENT_UNSENT_RETENTION_HOURS (an abandoned draft's)."""
+    cutoff = timezone.now() - timedelta(hours=settings.ATTACHMENT_UNSENT_RETENTION_HOURS)
+    return _media_delete(MediaFile.objects.filter(direction=MediaFile.Direction.OUTBOUND, message__isnull=True,
+                                                  created_at__lt=cutoff))
+
+
+def _media_delete(files) -> int:
+    """The rows now, the stored files once the transaction commits."""
+    storage_names = [name for name in files.values_list("file", flat=True) if name]
+    deleted = files.delete()[0]
 
     def delete_stored():
         for name in storage_names:

@@ -217,3 +217,23 @@ async def test_an_upload_may_be_larger_than_other_bodies_but_not_than_the_attach
     assert status == 413  # the ordinary limit elsewhere
     status, *_ = await call(app, http_scope(URL, length(3000)), [b"x" * 3000])
     assert status != 413  # reaches the endpoint (which then refuses the unauthenticated caller)
+
+
+def test_an_upload_never_sent_is_deleted_after_a_day_and_a_sent_one_is_kept(agent_client, conversation,
+                                                                             django_capture_on_commit_callbacks):
+    import time_machine
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations.services.attachments import attachments_unsent_prune
+
+    abandoned = MediaFile.objects.get(pk=post_file(agent_client, PNG).json()["id"])
+    sent_id = post_file(agent_client, PDF, name="invoice.pdf", content_type="application/pdf").json()["id"]
+    send_attachment(agent_client, conversation, sent_id)
+    assert attachments_unsent_prune() == 0
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert attachments_unsent_prune() == 1
+    assert list(MediaFile.objects.values_list("pk", flat=True)) == [sent_id]
+    assert not abandoned.file.storage.exists(abandoned.file.name)

@@ -214,6 +214,8 @@ def _attachments_upload(message: Message) -> tuple[dict, SendOutcome | None]:
     _release_connection()
     for media in files:
         if not media.plivo_media_id:
+            pacing.request_turn()  # an upload counts against the account's API limit too
+            _release_connection()
             media_id, failure = plivo_media_upload(media)
             if failure is not None:
                 return {}, failure

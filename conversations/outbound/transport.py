@@ -8,8 +8,6 @@ take their turn from `pacing.py` first, so every request is counted.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 import shutil
@@ -175,8 +173,9 @@ def plivo_media_upload(media) -> tuple[str | None, SendOutcome | None]:
             return None, SendOutcome(kind=Result.TRANSIENT, error_code=ERROR_UNAVAILABLE, detail=f"storage: {exc}"[:300],
                                      reason="The attachment could not be read from Parley's storage")
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the SDK print()s every path it uploads
-                response = client.media.upload([path])
+            # The SDK print()s the temporary path; redirect_stdout would swap sys.stdout for every
+            # thread at once (and concurrent uploads could leave it swapped), so it is let through.
+            response = client.media.upload([path])
         except plivo_exceptions.PlivoRestError as exc:
             outcome = _classify_plivo_error(exc, _local.last_response)
         except requests.exceptions.RequestException as exc:

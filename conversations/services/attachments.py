@@ -54,6 +54,7 @@ TEXT_TYPES = {"text/plain", "text/csv", "text/vcard"}
 SNIFFED_ALIASES = {"audio/x-wav": "audio/wav", "audio/mp3": "audio/mpeg", "audio/x-ogg": "audio/ogg",
                    "application/ogg": "audio/ogg", "text/x-vcard": "text/vcard", "audio/x-mpeg": "audio/mpeg"}
 SNIFF_BYTES = 8192
+OLE_COMPOUND_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 CATEGORY_NAMES = {"image": "Images", "video": "Videos", "audio": "Audio files", "document": "Documents"}
 
 
@@ -75,6 +76,8 @@ def content_type_sniff(head: bytes, *, declared: str = "") -> str:
         if sniffed == "video/mp4" and declared.startswith("audio/"):
             return declared
         return sniffed
+    if declared == "application/vnd.ms-excel" and head.startswith(OLE_COMPOUND_FILE):
+        return declared  # `filetype` names no type for the old Office container
     if declared in TEXT_TYPES or declared.startswith("text/"):
         if b"\x00" not in head:
             try:

@@ -237,3 +237,19 @@ def test_an_upload_never_sent_is_deleted_after_a_day_and_a_sent_one_is_kept(agen
             assert attachments_unsent_prune() == 1
     assert list(MediaFile.objects.values_list("pk", flat=True)) == [sent_id]
     assert not abandoned.file.storage.exists(abandoned.file.name)
+
+
+@pytest.mark.parametrize("head, declared, expected", [
+    (PNG, "application/octet-stream", "image/png"),
+    (b"ID3\x03\x00" + b"\x00" * 64, "", "audio/mpeg"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x00" * 32, "audio/wav", "audio/wav"),
+    (b"name,total\nAda,12\n", "text/csv", "text/csv"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/vnd.ms-excel", "application/vnd.ms-excel"),
+    (b"\x00\x01binary", "text/plain", "application/octet-stream"),
+    (HTML, "text/html; charset=utf-8", "text/plain"),  # kept as text, never served as a page
+    (b"random bytes", "image/jpeg", "application/octet-stream"),
+])
+def test_the_type_comes_from_the_bytes(head, declared, expected):
+    from conversations.services.attachments import content_type_sniff
+
+    assert content_type_sniff(head, declared=declared) == expected

@@ -7,23 +7,18 @@ import re
 import pytest
 
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from conversations.models import MediaFile, Message
-from conversations.tests.factories import MessageFactory
+from conversations.tests.factories import ContactFactory, ConversationFactory, MessageFactory
 from conversations.tests.media_support import MB, PNG, jpeg
+from conversations.tests.test_composer_browser import open_thread
 from conversations.tests.test_inbox_browser import whatsapp_conversation
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def open_thread(pages, user, conversation):
-    page = pages.open(user, path=f"/inbox/{conversation.pk}/")
-    expect(page.locator("#connection")).to_have_text("Live")
-    expect(page.locator("#message-list")).to_contain_text("Hi, where is my order?")
-    return page
 
 
 def test_an_agent_attaches_a_picture_sees_it_before_sending_and_sends_it(pages, server, agent):
@@ -81,3 +76,33 @@ def test_a_customers_picture_is_shown_from_parley_and_an_outside_link_is_only_a_
     expect(items.nth(2).locator(".msg-media a.file")).to_have_text("Open image link (tracker.example)")
     assert items.nth(2).locator("img").count() == 0  # the customer's host learns nothing from the agent opening it
     expect(items.nth(3).locator(".msg-placeholder")).to_have_text("Receiving the picture…")
+
+
+DATA_TRANSFER = """([kind, name, type, bytes]) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+  const target = document.getElementById(kind === "paste" ? "composer-text" : "composer");
+  const event = kind === "paste" ? new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true })
+                                 : new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+  target.dispatchEvent(event);
+}"""
+
+
+def test_a_pasted_image_and_a_dropped_file_join_the_tray(pages, server, agent):
+    # MMS: several files in one message (WhatsApp takes one).
+    conversation = ConversationFactory(contact=ContactFactory(phone="+14155550195"), channel="sms",
+                                       last_inbound_at=timezone.now())
+    MessageFactory(conversation=conversation, text="Hi, where is my order?")
+    page = open_thread(pages, agent, conversation)
+    page.evaluate(DATA_TRANSFER, ["paste", "screenshot.png", "image/png", list(PNG)])
+    page.evaluate(DATA_TRANSFER, ["drop", "invoice.pdf", "application/pdf", list(b"%PDF-1.4\n%%EOF\n")])
+    chips = page.locator("#attachment-tray .attachment")
+    expect(chips).to_have_count(2)
+    expect(chips.nth(0).locator(".attachment-name")).to_have_text("screenshot.png")
+    expect(chips.nth(1).locator(".attachment-name")).to_have_text("invoice.pdf")
+    expect(chips.nth(0)).to_have_attribute("data-status", "ready")
+    expect(chips.nth(1)).to_have_attribute("data-status", "ready")
+    page.click("#send")
+    expect(page.locator("#message-list .msg.out .msg-media")).to_have_count(2)
+    expect(page.locator("#message-list .msg.out a.file")).to_contain_text("invoice.pdf")
+    assert sorted(MediaFile.objects.values_list("content_type", flat=True)) == ["application/pdf", "image/png"]

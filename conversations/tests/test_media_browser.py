@@ -46,7 +46,7 @@ def test_an_agent_attaches_a_picture_sees_it_before_sending_and_sends_it(pages, 
 def test_a_picture_too_large_for_whatsapp_is_refused_before_it_is_uploaded(pages, server, agent):
     conversation = whatsapp_conversation()
     page = open_thread(pages, agent, conversation)
-    page.set_input_files("#attach-file-input", files=[{"name": "holiday.jpg", "mimeType": "image/jpeg", "buffer": jpeg(6 * MB)}])
+    page.set_input_files("#attach-file-input", files=[{"name": "holiday.jpg", "mimeType": "image/jpeg", "buffer": jpeg(6 * MB)}], timeout=30_000)
     chip = page.locator("#attachment-tray .attachment")
     expect(chip).to_have_attribute("data-status", "refused")
     expect(chip.locator(".attachment-error")).to_have_text("holiday.jpg is 6 MB; WhatsApp takes images up to 5 MB.")

@@ -55,7 +55,8 @@ def _destination(*, to: str | None, conversation: Conversation | None, channel: 
     return phone, channel
 
 
-def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str, text: str) -> Message | None:
+def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str, text: str,
+            attachments=None) -> Message | None:
     """The message an earlier request with this Idempotency-Key created, if any."""
     if not idempotency_key or sent_by is None:
         return None
@@ -67,8 +68,10 @@ def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: st
     if existing is None:
         return None
     same_text = kind not in ("text", "media") or existing.text == (text or "")
+    sent_files = sorted(item["attachment_id"] for item in existing.media if item.get("attachment_id"))
+    same_files = kind != "media" or sent_files == sorted(attachments or [])
     if (existing.conversation.contact.phone, existing.conversation.channel, existing.kind) != (phone, channel, kind) \
-            or not same_text:
+            or not same_text or not same_files:
         raise ApplicationError(
             "This Idempotency-Key was already used for a different message; use a new key for a new message.",
             code="idempotency_key_reused",
@@ -106,7 +109,7 @@ def message_send(
     phone, channel = _destination(to=to, conversation=conversation, channel=channel)
     idempotency_key = (idempotency_key or "").strip()
     replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
-                       text=text)
+                       text=text, attachments=attachments)
     if replayed is not None:
         return replayed, False
     content = content_prepare(
@@ -121,7 +124,7 @@ def message_send(
     except IntegrityError:
         # Two requests with the same key raced; the database let exactly one through.
         replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
-                       text=text)
+                       text=text, attachments=attachments)
         if replayed is None:
             raise
         return replayed, False

@@ -253,3 +253,16 @@ def test_the_type_comes_from_the_bytes(head, declared, expected):
     from conversations.services.attachments import content_type_sniff
 
     assert content_type_sniff(head, declared=declared) == expected
+
+
+def test_a_repeated_send_with_its_key_replays_and_other_files_under_it_are_refused(agent_client, conversation):
+    first_id = post_file(agent_client, PNG).json()["id"]
+    other_id = post_file(agent_client, PDF, name="invoice.pdf", content_type="application/pdf").json()["id"]
+    headers = {"HTTP_IDEMPOTENCY_KEY": "send-1"}
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+    first = agent_client.post(url, {"attachments": [first_id]}, format="json", **headers)
+    again = agent_client.post(url, {"attachments": [first_id]}, format="json", **headers)
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = agent_client.post(url, {"attachments": [other_id]}, format="json", **headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"

@@ -330,9 +330,15 @@ export async function submit(conv, body, look, key) {
   }
 }
 
+/** Other files are another message: the key of an unconfirmed send no longer applies. */
+function attachmentsChanged() {
+  if (shownId !== null && !sending.has(shownId) && draftFor(shownId).key) saveDraft(shownId, Object.assign({}, draftFor(shownId), { key: null }));
+  renderCounter();
+}
+
 export function wireComposer() {
   pruneDrafts();
-  wireAttachments(renderCounter);
+  wireAttachments(attachmentsChanged);
   $("composer-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();

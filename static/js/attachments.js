@@ -158,7 +158,7 @@ function renderTray() {
       return chip;
     })
   );
-  node.hidden = !tray.length;
+  node.hidden = !tray.length || $("composer").classList.contains("note-mode"); // a note carries no files
   changed();
 }
 

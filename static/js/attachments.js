@@ -101,7 +101,7 @@ export function addFiles(files) {
     tray.push(item);
     if (!item.error) upload(id, conv.channel, item);
   }
-  renderTray();
+  renderTray(true);
 }
 
 async function upload(id, channel, item) {
@@ -116,7 +116,7 @@ async function upload(id, channel, item) {
   } catch (failure) {
     Object.assign(item, { status: "refused", error: failure instanceof ApiFailure ? failure.message : "The file could not be uploaded." });
   }
-  if (id === shownId) renderTray();
+  if (id === shownId) renderTray(true);
 }
 
 function csrf() {
@@ -129,10 +129,11 @@ function remove(key) {
   const item = tray.find((entry) => entry.key === key);
   if (item && item.preview) URL.revokeObjectURL(item.preview);
   trays.set(shownId, tray.filter((entry) => entry.key !== key));
-  renderTray();
+  renderTray(true);
 }
 
-function renderTray() {
+/** `filesChanged`: the agent added or removed a file, or an upload finished (not a mere redraw). */
+function renderTray(filesChanged = false) {
   const node = $("attachment-tray");
   const tray = shownId === null ? [] : trayOf(shownId);
   node.replaceChildren(
@@ -159,10 +160,10 @@ function renderTray() {
     })
   );
   node.hidden = !tray.length || $("composer").classList.contains("note-mode"); // a note carries no files
-  changed();
+  changed(filesChanged);
 }
 
-/** `onChange` is told whenever the tray changes (the composer's counter and send button). */
+/** `onChange(filesChanged)` is told whenever the tray is drawn (the composer's counter, its send key). */
 export function wireAttachments(onChange) {
   changed = onChange;
   const picker = $("attach-file-input");

@@ -331,8 +331,8 @@ export async function submit(conv, body, look, key) {
 }
 
 /** Other files are another message: the key of an unconfirmed send no longer applies. */
-function attachmentsChanged() {
-  if (shownId !== null && !sending.has(shownId) && draftFor(shownId).key) saveDraft(shownId, Object.assign({}, draftFor(shownId), { key: null }));
+function attachmentsChanged(filesChanged) {
+  if (filesChanged && shownId !== null && !sending.has(shownId) && draftFor(shownId).key) saveDraft(shownId, Object.assign({}, draftFor(shownId), { key: null }));
   renderCounter();
 }
 

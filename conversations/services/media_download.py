@@ -68,9 +68,11 @@ def inbound_media_claim_due(*, limit: int) -> list[MediaFile]:
     them), each counted as an attempt; racing workers never take the same one."""
     now = timezone.now()
     lease = timedelta(seconds=settings.INBOUND_MEDIA_TIMEOUT_SECONDS * 3 + 60)
+    due = MediaFile.objects.filter(direction=MediaFile.Direction.INBOUND, state__in=[State.PENDING, State.DOWNLOADING],
+                                   next_attempt_at__lte=now)
+    if not due.exists():  # the usual answer, every second: no transaction (and no lock held) for it
+        return []
     with transaction.atomic():
-        due = MediaFile.objects.filter(direction=MediaFile.Direction.INBOUND, state__in=[State.PENDING, State.DOWNLOADING],
-                                       next_attempt_at__lte=now)
         pks = list(due.order_by("next_attempt_at", "pk").select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
         if not pks:
             return []

@@ -13,6 +13,7 @@ from conversations.models import (
     Contact,
     Conversation,
     Label,
+    MediaFile,
     Message,
     MessageStatusEvent,
     MessageTemplate,
@@ -182,3 +183,19 @@ class CannedReplyAdmin(admin.ModelAdmin):
 
 admin.site.site_header = "Parley administration"
 admin.site.site_title = "Parley admin"
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(admin.ModelAdmin):
+    """Read-only: what was uploaded and downloaded, and why a download gave up."""
+
+    list_display = ["id", "direction", "state", "content_type", "size", "message", "attempts", "last_error", "created_at"]
+    list_filter = ["direction", "state", "content_type"]
+    search_fields = ["name", "last_error"]
+    readonly_fields = [field.name for field in MediaFile._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

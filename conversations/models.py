@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from conversations.media_models import MediaFile  # noqa: F401 (defined there)
 from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber  # noqa: F401 (defined there)
 from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
 from conversations.reports.models import (  # noqa: F401 (defined there)
@@ -303,6 +304,8 @@ class MessageStatusEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     # uuid:status:sequence — the same report retried by Plivo is stored once.
     dedupe_key = models.CharField(max_length=128, unique=True)
+    # When it happened at Plivo (its DeliveryReportTime, SentTime or MessageTime), if given.
+    occurred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]

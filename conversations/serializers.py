@@ -261,7 +261,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class MessageStatusEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = MessageStatusEvent
-        fields = ["status", "sequence", "error_code", "applied", "received_at"]
+        fields = ["status", "sequence", "error_code", "applied", "received_at", "occurred_at"]
         read_only_fields = fields
 
 

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, render
 
+from conversations.models import MediaFile
 from conversations.permissions import user_is_agent
 from conversations.selectors import inbox_event_head
 
@@ -25,3 +27,22 @@ def inbox(request, conversation_id: int | None = None):
         "numbers": {"whatsapp": settings.PLIVO_WHATSAPP_NUMBER, "sms": settings.PLIVO_SMS_NUMBER},
     }
     return render(request, "conversations/inbox.html", {"bootstrap": bootstrap})
+
+
+INLINE_MEDIA_PREFIXES = ("image/", "video/", "audio/")
+
+
+@login_required
+def media_file(request, media_id: int):
+    """A stored attachment or inbound media file, for agents only: the one place a browser loads
+    conversation media from (the CSP allows no other host)."""
+    if not user_is_agent(request.user):
+        raise PermissionDenied("Only Parley agents can open conversation media.")
+    media = get_object_or_404(MediaFile, pk=media_id, state=MediaFile.State.STORED)
+    inline = media.content_type.startswith(INLINE_MEDIA_PREFIXES)
+    response = FileResponse(media.file.open("rb"), content_type=media.content_type or "application/octet-stream",
+                            as_attachment=not inline, filename=media.name or f"attachment-{media.pk}")
+    # Opened on its own, a file runs nothing and reaches nothing (a PDF or text a customer sent).
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

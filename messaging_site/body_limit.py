@@ -15,6 +15,9 @@ from django.conf import settings
 
 from messaging_site.errors import error_body
 
+ATTACHMENT_UPLOAD_PATH = "/api/v1/attachments/"
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
 
 class BodySizeLimit:
     def __init__(self, app):
@@ -22,6 +25,9 @@ class BodySizeLimit:
 
     async def __call__(self, scope, receive, send):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if scope["type"] == "http" and scope.get("path") == ATTACHMENT_UPLOAD_PATH:
+            # An attachment's own size is checked by its endpoint; this caps the whole body.
+            limit = settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
         if scope["type"] != "http" or limit is None:
             return await self.app(scope, receive, send)
         length = _content_length(scope)

@@ -304,8 +304,10 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "https:", "http:", "data:"],
-        "media-src": ["'self'", "https:", "http:"],
+        # Media only from Parley (the authenticated media view): a customer-controlled host
+        # never learns an agent's address or when they read the conversation.
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
         "connect-src": ["'self'", "ws:", "wss:"] if DEBUG else ["'self'", "wss:"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
@@ -314,6 +316,26 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+# --- Attachments and inbound media -------------------------------------------------------------
+# Files live in Django's default storage: the local MEDIA_ROOT, or any django-storages backend
+# (MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage with MEDIA_STORAGE_OPTIONS as JSON,
+# e.g. {"bucket_name": "parley-media", "endpoint_url": "https://..."}; boto3 reads the AWS_*
+# credentials from the environment). Never served publicly: agents load them through /inbox/media/.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default="") or str(BASE_DIR / "media")
+MEDIA_URL = "/inbox/media/"
+MEDIA_STORAGE_BACKEND = env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+MEDIA_STORAGE_OPTIONS = env.json("MEDIA_STORAGE_OPTIONS", default={})
+# The largest file an agent may upload (WhatsApp's document limit); each channel's own limits apply too.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=100 * 1024 * 1024)
+# An upload not sent within this many hours is deleted (the outbound worker checks hourly).
+ATTACHMENT_UNSENT_RETENTION_HOURS = env.int("ATTACHMENT_UNSENT_RETENTION_HOURS", default=24)
+# Inbound media: larger files are not downloaded (the message says so); failed downloads are
+# tried again with backoff (INBOUND_MEDIA_RETRY_BASE_SECONDS, doubling) up to INBOUND_MEDIA_MAX_ATTEMPTS.
+INBOUND_MEDIA_MAX_BYTES = env.int("INBOUND_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+INBOUND_MEDIA_MAX_ATTEMPTS = env.int("INBOUND_MEDIA_MAX_ATTEMPTS", default=6)
+INBOUND_MEDIA_RETRY_BASE_SECONDS = env.float("INBOUND_MEDIA_RETRY_BASE_SECONDS", default=30.0)
+INBOUND_MEDIA_TIMEOUT_SECONDS = env.float("INBOUND_MEDIA_TIMEOUT_SECONDS", default=30.0)
 
 # --- Privacy (issue 17) ----------------------------------------------------------------------
 # Erase message content older than this many days (0: keep it; the default).
@@ -364,7 +386,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -1,8 +1,8 @@
 """A fake of Plivo's Message API, the one stand-in for Plivo's servers in Parley.
 
 Over 400 lines on purpose: it is one HTTP server with one state (accounts, messages, the rate
-limit, scripted special numbers), and splitting it would scatter that state; the Media API of the
-media issue is the point to split it into a package.
+limit, scripted special numbers), and splitting it would scatter that state. The Media API and
+the media customers send live in fake_plivo_media.py, reached through `FakePlivoAPI.media`.
 
 The real `plivo` SDK talks to it over HTTP. It checks requests as Plivo does (basic auth,
 src/dst/type, template / interactive / location structure), answers with Plivo's shapes and
@@ -43,6 +43,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import requests
 
 from conversations.plivo_errors import ERROR_NAMES
+from simulator.fake_plivo_media import FakeMediaStore, RawBody
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class FakePlivoAPI:
         self.messages: dict[str, FakeMessage] = {}
         self.requests: list[RecordedRequest] = []
         self.reporter = DeliveryReporter(self)
+        self.media = FakeMediaStore(self)  # the Media API and the media customers send
         self.listeners = []  # callables(FakeMessage) told about every accepted message
 
     # --- test controls --------------------------------------------------------------------
@@ -177,6 +179,7 @@ class FakePlivoAPI:
             self.transient_failure_rate = 0.0
             self.rate_limit = self._initial_rate_limit
             self._admitted.clear()
+        self.media.reset()
         self.reporter.cancel_all()
 
     def fail_next(self, status: int = 500, *, error: str | None = None, count: int = 1, delay: float = 0.0,
@@ -199,11 +202,11 @@ class FakePlivoAPI:
 
     def sends(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.method == "POST"]
+            return [r for r in self.requests if r.method == "POST" and MESSAGE_PATH.match(r.path)]
 
     def lookups(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.method == "GET"]
+            return [r for r in self.requests if r.method == "GET" and MESSAGE_PATH.match(r.path)]
 
     def set_state(self, message_uuid: str, state: str, *, error_code: str = "") -> None:
         """Move a message on at "Plivo" without any report (what a lookup then finds)."""
@@ -216,17 +219,32 @@ class FakePlivoAPI:
             self.messages.pop(message_uuid, None)
 
     # --- the HTTP surface -------------------------------------------------------------------
-    def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict]:
-        status, answer, _ = self.respond(method, path, authorization, body)
+    def handle(self, method: str, path: str, authorization: str | None, body: bytes, **extra) -> tuple[int, dict]:
+        status, answer, _ = self.respond(method, path, authorization, body, **extra)
         return status, answer
 
-    def respond(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, dict, dict]:
-        """(status, JSON answer, extra headers) for one request, after the API's latency."""
+    def respond(self, method: str, path: str, authorization: str | None, body: bytes, *, content_type: str = "",
+                query: str = "") -> tuple[int, dict | RawBody, dict]:
+        """(status, JSON answer or a served file, extra headers) for one request, after the API's latency."""
         self._network_delay()
         try:
+            if self.media.matches(path):
+                return self._media_respond(method, path, authorization, body, content_type, query)
             return self._respond(method, path, authorization, body)
         finally:
             self._network_delay()
+
+    def _media_respond(self, method, path, authorization, body, content_type, query):
+        if not self._authorized(authorization) or f"/Account/{self.auth_id}/" not in path:
+            return self._record(method, path, None, 401, {"error": "Authentication credentials invalid"})
+        if not self._within_rate_limit():
+            return self._record(method, path, None, 429, {"error": "too many requests"})
+        status, answer, headers = self.media.respond(method, path, body, content_type, query)
+        if isinstance(answer, RawBody):
+            with self._lock:
+                self.requests.append(RecordedRequest(method, path, None, status))
+            return status, answer, headers
+        return self._record(method, path, None, status, answer, headers)
 
     def _network_delay(self) -> None:
         if self.latency:
@@ -276,6 +294,9 @@ class FakePlivoAPI:
     def _send(self, path: str, payload: dict) -> tuple[int, dict, dict]:
         try:
             validate_message_request(payload)
+            for media_id in payload.get("media_ids") or []:
+                if self.media.get(str(media_id)) is None:
+                    raise PlivoValidationError(f"media_id {media_id} not found")
         except PlivoValidationError as exc:
             return self._record("POST", path, payload, 400, {"error": str(exc)})
         fault = self._take_fault(payload)
@@ -613,9 +634,14 @@ def make_wsgi_app(api: FakePlivoAPI):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         status, answer, headers = api.respond(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
-                                              environ.get("HTTP_AUTHORIZATION"), body)
-        data = json.dumps(answer).encode()
-        start_response(f"{status} {_reason(status)}", [("Content-Type", "application/json"),
+                                              environ.get("HTTP_AUTHORIZATION"), body,
+                                              content_type=environ.get("CONTENT_TYPE", ""),
+                                              query=environ.get("QUERY_STRING", ""))
+        if isinstance(answer, RawBody):
+            data, content_type = answer.data, answer.content_type
+        else:
+            data, content_type = json.dumps(answer).encode(), "application/json"
+        start_response(f"{status} {_reason(status)}", [("Content-Type", content_type),
                                                        ("Content-Length", str(len(data))), *headers.items()])
         return [data]
 
@@ -679,6 +705,7 @@ def default_api() -> FakePlivoAPI:
             from django.conf import settings
 
             _default_api = FakePlivoAPI(auth_id=settings.PLIVO_AUTH_ID, auth_token=settings.PLIVO_AUTH_TOKEN)
+            _default_api.base_url = settings.PLIVO_API_BASE_URL  # where its media URLs point
         return _default_api
 
 

@@ -14,6 +14,8 @@ the phone page shows that chat in a visible browser tab (`customer_mark_read`), 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import mimetypes
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 CHANNELS = ("whatsapp", "sms")
 MAX_TEXT = {"whatsapp": 4096, "sms": 1600}
 WEBHOOK_TIMEOUT_SECONDS = 10
+PHONE_FILE_MAX_BYTES = 1536 * 1024  # base64 in a JSON body: under DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # Keywords Plivo itself recognises on SMS and flags with MessageIntent (see plivo.md, DND).
 SMS_INTENTS = {
@@ -57,6 +60,7 @@ class CustomerMessage:
     text: str = ""
     media_url: str = ""
     mime_type: str = ""
+    media_id: str = ""  # a file the customer picked, kept by the fake Plivo (served behind basic auth)
     reply_to: str = ""  # the MessageUUID replied to (Context.MessageUUID)
     button: dict = field(default_factory=dict)  # {"id", "title"} of the tapped button / list row
     button_source: str = ""  # "template" (a quick reply) or "interactive" (reply buttons)
@@ -72,7 +76,8 @@ class CustomerMessage:
             "channel": self.channel,
             "kind": self.kind,
             "text": self.text,
-            "media": [{"url": self.media_url, "content_type": self.mime_type}] if self.media_url else [],
+            "media": [{"url": phone_media_url(self.media_id) if self.media_id else self.media_url,
+                       "content_type": self.mime_type}] if self.media_url else [],
             "reply_to": self.reply_to or None,
             "button": self.button or None,
             "at": self.created_at,
@@ -131,10 +136,33 @@ def customer_phone_normalize(phone: str) -> str:
         raise ApplicationError(str(exc), field="phone", code="invalid_phone", status=400) from None
 
 
+def phone_media_url(media_id: str) -> str:
+    """Where the phone page shows a file kept by the fake Plivo (without Plivo's basic auth)."""
+    return f"/simulator/phone/media/{media_id}/"
+
+
+def customer_file_keep(*, message_uuid: str, media_file) -> tuple[str, str, str]:
+    """A file the customer picked on the phone ({"name", "content_type", "data": base64}), kept by
+    the fake Plivo as Plivo keeps inbound media: (its URL without extension, type, media id)."""
+    if not isinstance(media_file, dict):
+        raise ApplicationError("media_file is an object with name, content_type and data.", field="media_file", status=400)
+    try:
+        data = base64.b64decode(str(media_file.get("data") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApplicationError("media_file.data must be base64.", field="media_file.data", status=400) from None
+    if not data or len(data) > PHONE_FILE_MAX_BYTES:
+        raise ApplicationError("Pick a file of at most 1.5 MB.", field="media_file", code="too_large", status=400)
+    content_type = str(media_file.get("content_type") or "application/octet-stream")[:100]
+    url = simulator_api().media.add_inbound(message_uuid=message_uuid, data=data, content_type=content_type,
+                                            file_name=str(media_file.get("name") or "")[:100])
+    return url, content_type, url.rsplit("/", 1)[1]
+
+
 def customer_message_build(*, phone: str, channel: str, text: str = "", media_url: str = "", reply_to: str = "",
                            button: dict | None = None, list_row: dict | None = None,
-                           profile_name: str = "") -> CustomerMessage:
-    """Check what the customer typed or tapped; nothing is sent or recorded yet."""
+                           profile_name: str = "", media_file=None) -> CustomerMessage:
+    """Check what the customer typed or tapped; nothing is sent or recorded yet (a picked file
+    is kept by the fake Plivo, as Plivo keeps it before posting the webhook)."""
     phone = customer_phone_normalize(phone)
     profile_name = " ".join((profile_name or "").split())[:100] if channel == "whatsapp" else ""
     if channel not in CHANNELS:
@@ -164,13 +192,15 @@ def customer_message_build(*, phone: str, channel: str, text: str = "", media_ur
         return CustomerMessage(uuid=str(uuid.uuid4()), phone=phone, channel=channel,
                                kind="button_reply" if button else "list_reply", text=tapped["title"],
                                reply_to=reply_to, button=tapped, button_source=source, profile_name=profile_name)
+    message_uuid, media_id, mime_type = str(uuid.uuid4()), "", ""
+    if media_file:
+        media_url, mime_type, media_id = customer_file_keep(message_uuid=message_uuid, media_file=media_file)
     if not text and not media_url:
         raise ApplicationError("Type a message or give an image URL.", field="text", code="required", status=400)
-    mime_type = ""
-    if media_url:
+    if media_url and not mime_type:
         mime_type = mimetypes.guess_type(media_url.split("?")[0])[0] or "image/jpeg"
-    return CustomerMessage(uuid=str(uuid.uuid4()), phone=phone, channel=channel, kind="media" if media_url else "text",
-                           text=text, media_url=media_url, mime_type=mime_type, reply_to=reply_to,
+    return CustomerMessage(uuid=message_uuid, phone=phone, channel=channel, kind="media" if media_url else "text",
+                           text=text, media_url=media_url, mime_type=mime_type, media_id=media_id, reply_to=reply_to,
                            profile_name=profile_name)
 
 
@@ -309,9 +339,11 @@ def business_message_view(message: FakeMessage) -> dict:
         "id": message.uuid,
         "from": "business",
         "channel": "whatsapp" if message.type == "whatsapp" else "sms",
-        "kind": "media" if body.get("media_urls") else "text",
+        "kind": "media" if body.get("media_urls") or body.get("media_ids") else "text",
         "text": body.get("text") or "",
-        "media": [{"url": url, "content_type": ""} for url in body.get("media_urls") or []],
+        "media": [{"url": url, "content_type": ""} for url in body.get("media_urls") or []]
+                 + [{"url": phone_media_url(str(media_id)), "content_type": _media_type(media_id)}
+                    for media_id in body.get("media_ids") or []],
         "at": message.created_at,
         "state": state,
         "reports": reports,
@@ -328,6 +360,11 @@ def business_message_view(message: FakeMessage) -> dict:
         view["kind"] = "location"
         view["location"] = {key: str(body["location"].get(key, "")) for key in ("latitude", "longitude", "name", "address")}
     return view
+
+
+def _media_type(media_id) -> str:
+    media = simulator_api().media.get(str(media_id))
+    return media.content_type if media is not None else ""
 
 
 def _interactive_view(interactive: dict) -> dict:

@@ -6,7 +6,7 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations.models import Conversation
 from messaging_site.errors import ApplicationError
 from simulator import services
+from simulator.fake_plivo_media import RawBody
 
 LONG_POLL_SECONDS = 20
 LONG_POLL_TICK_SECONDS = 0.15
@@ -23,8 +24,11 @@ LONG_POLL_TICK_SECONDS = 0.15
 def plivo_api(request, path):
     """Plivo's REST API for the SDK: Basic auth and JSON bodies, as at api.plivo.com."""
     status, answer = services.simulator_api().handle(
-        request.method, "/" + path, request.headers.get("Authorization"), request.body
+        request.method, "/" + path, request.headers.get("Authorization"), request.body,
+        content_type=request.headers.get("Content-Type", ""), query=request.META.get("QUERY_STRING", ""),
     )
+    if isinstance(answer, RawBody):
+        return HttpResponse(answer.data, content_type=answer.content_type, status=status)
     return JsonResponse(answer, status=status)
 
 
@@ -65,6 +69,7 @@ async def send(request):
         button=data.get("button"),
         list_row=data.get("list_row"),
         profile_name=str(data.get("profile_name") or ""),
+        media_file=data.get("media_file"),
     )
     # Off the event loop: Parley's webhook is usually served by this very process.
     await asyncio.to_thread(services.customer_message_send, message)
@@ -91,3 +96,15 @@ async def thread(request):
         await asyncio.sleep(LONG_POLL_TICK_SECONDS)
     snapshot = await sync_to_async(services.customer_thread)(phone=phone, channel=channel)
     return JsonResponse(snapshot)
+
+
+@require_GET
+def phone_media(request, media_id):
+    """A file the fake Plivo keeps (a customer's picture, an agent's upload), for the phone page,
+    which has no Plivo credentials."""
+    media = services.simulator_api().media.get(media_id)
+    if media is None:
+        raise Http404("No such media.")
+    response = HttpResponse(media.data, content_type=media.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -12,6 +12,7 @@ import json
 import mimetypes
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -254,7 +255,9 @@ def _kind(fields: Fields, channel: str, media: list, text: str) -> tuple[str, di
             return Message.Kind.MEDIA, {}, text
         return _unsupported(fields, content_type, text)
     if content_type == "button":
-        button = {"text": fields.get("Button.Text", "ButtonText"), "payload": fields.get("Button.Payload", "ButtonPayload")}
+        # Plivo documents only Body for a quick-reply tap; Button.Text / Button.Payload when present.
+        button = {"text": fields.get("Button.Text", "ButtonText") or text.strip(),
+                  "payload": fields.get("Button.Payload", "ButtonPayload")}
         if not (button["text"] or button["payload"]):
             return _unsupported(fields, content_type, text)
         return Message.Kind.BUTTON_REPLY, {"button": button, "raw": fields.raw}, text or button["text"]
@@ -307,6 +310,7 @@ class StatusReport:
     error_code: str = ""
     ref: int | None = None  # our Message.id, from the status URL's `?ref=`
     raw: dict = field(default_factory=dict)
+    occurred_at: datetime | None = None  # Plivo's time of this step (DeliveryReportTime, SentTime, MessageTime)
 
     @classmethod
     def from_params(cls, params: dict, *, ref: str | None = None) -> "StatusReport":
@@ -323,4 +327,24 @@ class StatusReport:
             error_code=normalize_error_code(fields.get("ErrorCode"))[:ERROR_CODE_MAX_LENGTH],
             ref=int(ref) if ref and ref.isdigit() and len(ref) < 19 else None,
             raw=fields.raw,
+            occurred_at=_report_time(fields, status),
         )
+
+
+# Which of Plivo's times tells when each step happened.
+REPORT_TIME_FIELDS = {"queued": ("QueuedTime", "MessageTime"), "sent": ("SentTime", "MessageTime")}
+FINAL_REPORT_TIME_FIELDS = ("DeliveryReportTime", "SentTime", "MessageTime")
+
+
+def _report_time(fields: Fields, status: str) -> datetime | None:
+    """Plivo's "2024-08-21 18:28:49.244057" (UTC unless an offset is given), or None."""
+    for name in REPORT_TIME_FIELDS.get(status, FINAL_REPORT_TIME_FIELDS):
+        value = fields.get(name)
+        if not value or len(value) > 40:
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+    return None

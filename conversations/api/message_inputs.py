@@ -79,6 +79,10 @@ class MessageContentInput(serializers.Serializer):
                                  help_text="text: the message (WhatsApp 4096, SMS 1600 characters); media: the caption.")
     media_urls = serializers.ListField(child=serializers.CharField(max_length=2000), required=False, default=list,
                                        help_text="media: http(s) URLs (WhatsApp one, MMS up to 10).")
+    attachments = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                        max_length=10,
+                                        help_text="media: ids of your uploads (POST /api/v1/attachments/), beside or "
+                                                  "instead of media_urls; sent through Plivo's Media API.")
     template = TemplateCallInput(required=False)
     interactive = InteractiveInput(required=False)
     location = LocationInput(required=False)
@@ -88,7 +92,9 @@ class MessageContentInput(serializers.Serializer):
         kind, legacy = data.pop("kind", None), data.pop("type", None)
         if kind and legacy and kind != legacy:
             raise serializers.ValidationError({"kind": "Send `kind` only (`type` is its deprecated name)."}, code="conflict")
-        data["kind"] = kind or legacy or "text"
+        # Uploaded files without a kind: a media message.
+        default = "media" if data.get("attachments") else "text"
+        data["kind"] = kind or legacy or default
         return data
 
 

@@ -76,6 +76,7 @@ def _send(request, *, conversation: Conversation | None, data: dict) -> Response
         kind=data["kind"],
         text=data.get("text", ""),
         media_urls=data.get("media_urls"),
+        attachments=data.get("attachments"),
         template=data.get("template"),
         interactive=data.get("interactive"),
         location=data.get("location"),

@@ -3,8 +3,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from conversations.api import (
     agents,
+    attachments,
     bulk,
     canned_replies,
+    conversation_start,
     contacts,
     conversations,
     events,
@@ -24,6 +26,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     *messages.urlpatterns,
     *templates.urlpatterns,
+    *conversation_start.urlpatterns,
     *conversations.urlpatterns,
     *bulk.urlpatterns,
     *contacts.urlpatterns,
@@ -35,4 +38,5 @@ urlpatterns = [
     *canned_replies.urlpatterns,
     *privacy.urlpatterns,
     *reports.urlpatterns,
+    *attachments.urlpatterns,
 ]

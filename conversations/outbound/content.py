@@ -10,6 +10,7 @@ from dataclasses import field as dataclass_field
 from urllib.parse import urlsplit
 
 from conversations.models import Channel, MessageTemplate
+from conversations.services.attachments import attachments_for_send
 from messaging_site.errors import ApplicationError
 
 KINDS = ("text", "media", "template", "interactive", "location")
@@ -27,6 +28,7 @@ class PreparedContent:
     text: str = ""
     media: list = dataclass_field(default_factory=list)
     structured: dict = dataclass_field(default_factory=dict)
+    attachment_files: list = dataclass_field(default_factory=list)  # MediaFile rows to bind to the message
 
 
 def _is_http_url(value) -> bool:
@@ -56,8 +58,11 @@ def content_prepare(
     template: dict | None = None,
     interactive: dict | None = None,
     location: dict | None = None,
+    attachments=None,
+    sent_by=None,
 ) -> PreparedContent:
-    """Check one message's content against the channel's rules; raise `ApplicationError`."""
+    """Check one message's content against the channel's rules; raise `ApplicationError`.
+    `attachments`: ids of files `sent_by` uploaded (POST /api/v1/attachments/)."""
     if channel not in Channel.values:
         raise ApplicationError("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status=400)
     if kind not in KINDS:
@@ -69,13 +74,16 @@ def content_prepare(
             field="kind",
         )
     media_urls = list(media_urls or [])
+    attachments = list(attachments or [])
     if kind != "media" and media_urls:
         raise ApplicationError("media_urls are only used with type media.", code="unexpected_field", field="media_urls", status=400)
+    if kind != "media" and attachments:
+        raise ApplicationError("attachments are only used with type media.", code="unexpected_field", field="attachments", status=400)
     limit = TEXT_LIMITS[channel]
     if kind == "text":
         return PreparedContent(kind="text", text=_require_text(text, field="text", limit=limit, what="The text"))
     if kind == "media":
-        return _prepare_media(channel=channel, text=text, media_urls=media_urls)
+        return _prepare_media(channel=channel, text=text, media_urls=media_urls, attachments=attachments, sent_by=sent_by)
     if text:
         raise ApplicationError(f"text is not used with type {kind}.", code="unexpected_field", field="text", status=400)
     if kind == "template":
@@ -85,17 +93,18 @@ def content_prepare(
     return _prepare_location(location)
 
 
-def _prepare_media(*, channel: str, text: str, media_urls: list) -> PreparedContent:
-    if not media_urls:
-        raise ApplicationError("A media message needs at least one URL in media_urls.", code="required", field="media_urls", status=400)
+def _prepare_media(*, channel: str, text: str, media_urls: list, attachments: list, sent_by) -> PreparedContent:
+    if not media_urls and not attachments:
+        raise ApplicationError("A media message needs at least one URL in media_urls or one of your attachments.",
+                               code="required", field="media_urls", status=400)
     most = 1 if channel == Channel.WHATSAPP else MMS_MEDIA_LIMIT
-    if len(media_urls) > most:
+    if len(media_urls) + len(attachments) > most:
         raise ApplicationError(
             "WhatsApp sends one media file per message; send the others as separate messages."
             if channel == Channel.WHATSAPP
             else f"An MMS carries at most {MMS_MEDIA_LIMIT} media files.",
             code="too_many_media",
-            field="media_urls",
+            field="attachments" if attachments else "media_urls",
         )
     for index, url in enumerate(media_urls):
         if not _is_http_url(url):
@@ -107,7 +116,9 @@ def _prepare_media(*, channel: str, text: str, media_urls: list) -> PreparedCont
     caption_limit = WHATSAPP_CAPTION_LIMIT if channel == Channel.WHATSAPP else TEXT_LIMITS[channel]
     caption = _require_text(text, field="text", limit=caption_limit, what="The caption", required=False)
     media = [{"url": url.strip(), "content_type": mimetypes.guess_type(urlsplit(url).path)[0] or ""} for url in media_urls]
-    return PreparedContent(kind="media", text=caption, media=media)
+    files = attachments_for_send(channel=channel, attachment_ids=attachments, sent_by=sent_by)
+    media += [media_file.as_media_item() for media_file in files]
+    return PreparedContent(kind="media", text=caption, media=media, attachment_files=files)
 
 
 def _as_parameter_list(values, *, field: str) -> list[str]:
@@ -251,7 +262,8 @@ def _prepare_interactive(interactive: dict | None) -> PreparedContent:
         normalized["action"] = {"buttons": _reply_buttons(action.get("buttons"))}
         text = body
     elif kind == "list":
-        normalized["action"] = {"sections": _list_sections(action.get("sections"))}
+        sections = _list_sections(action.get("sections"))
+        normalized["action"] = {"buttons": [{"title": _list_button_label(action)}], "sections": sections}
         text = body
     else:
         buttons = action.get("buttons")
@@ -289,6 +301,17 @@ def _choice(item, *, what: str, where: str, title_limit: int, id_limit: int, see
         raise ApplicationError(duplicate, code="duplicate", field=f"{where}.id")
     seen.add(item_id)
     return {"id": item_id, "title": title}
+
+
+def _list_button_label(action: dict) -> str:
+    """The label of the button that opens the list, which WhatsApp requires: Plivo's
+    `action.buttons[0].title` (or Meta's `action.button`)."""
+    buttons = action.get("buttons")
+    label = action.get("button")
+    if isinstance(buttons, list) and buttons and isinstance(buttons[0], dict):
+        label = buttons[0].get("title") or label
+    return _require_text(label, field="interactive.action.buttons.0.title", limit=20,
+                         what="The list's button label (what the customer taps to see the rows)")
 
 
 def _list_sections(sections) -> list[dict]:

@@ -19,13 +19,14 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from conversations import events
-from conversations.models import Channel, Contact, Conversation, Message, MessageStatus, OutboundJob
+from conversations.models import Channel, Contact, Conversation, MediaFile, Message, MessageStatus, OutboundJob
 from conversations.outbound import jobs, pacing
 from conversations.outbound.content import PreparedContent, content_prepare
-from conversations.outbound.transport import Result, SendOutcome, plivo_send, sender_for
+from conversations.outbound.transport import Result, SendOutcome, plivo_media_upload, plivo_send, sender_for
 from conversations.phone import InvalidPhoneNumber, normalize_phone
 from conversations.plivo_errors import ERROR_REFUSED
 from conversations.privacy.suppression import send_refuse_if_suppressed
+from conversations.services.attachments import attachments_attach
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import (
     conversation_auto_assign_on_reply,
@@ -54,7 +55,8 @@ def _destination(*, to: str | None, conversation: Conversation | None, channel: 
     return phone, channel
 
 
-def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str, text: str) -> Message | None:
+def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: str, text: str,
+            attachments=None) -> Message | None:
     """The message an earlier request with this Idempotency-Key created, if any."""
     if not idempotency_key or sent_by is None:
         return None
@@ -66,8 +68,10 @@ def _replay(*, sent_by, idempotency_key: str, phone: str, channel: str, kind: st
     if existing is None:
         return None
     same_text = kind not in ("text", "media") or existing.text == (text or "")
+    sent_files = sorted(item["attachment_id"] for item in existing.media if item.get("attachment_id"))
+    same_files = kind != "media" or sent_files == sorted(attachments or [])
     if (existing.conversation.contact.phone, existing.conversation.channel, existing.kind) != (phone, channel, kind) \
-            or not same_text:
+            or not same_text or not same_files:
         raise ApplicationError(
             "This Idempotency-Key was already used for a different message; use a new key for a new message.",
             code="idempotency_key_reused",
@@ -89,6 +93,7 @@ def message_send(
     template: dict | None = None,
     interactive: dict | None = None,
     location: dict | None = None,
+    attachments=None,
     idempotency_key: str = "",
     priority: int = OutboundJob.Priority.REPLY,
 ) -> tuple[Message, bool]:
@@ -104,12 +109,12 @@ def message_send(
     phone, channel = _destination(to=to, conversation=conversation, channel=channel)
     idempotency_key = (idempotency_key or "").strip()
     replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
-                       text=text)
+                       text=text, attachments=attachments)
     if replayed is not None:
         return replayed, False
     content = content_prepare(
         channel=channel, kind=kind, text=text, media_urls=media_urls, template=template,
-        interactive=interactive, location=location,
+        interactive=interactive, location=location, attachments=attachments, sent_by=sent_by,
     )
     try:
         with transaction.atomic():
@@ -119,7 +124,7 @@ def message_send(
     except IntegrityError:
         # Two requests with the same key raced; the database let exactly one through.
         replayed = _replay(sent_by=sent_by, idempotency_key=idempotency_key, phone=phone, channel=channel, kind=kind,
-                       text=text)
+                       text=text, attachments=attachments)
         if replayed is None:
             raise
         return replayed, False
@@ -156,6 +161,9 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
         sent_by=sent_by,
         idempotency_key=idempotency_key,
     )
+    if content.attachment_files:
+        attachments_attach(message=message, files=content.attachment_files,
+                           first_position=len(content.media) - len(content.attachment_files))
     OutboundJob.objects.create(message=message, next_attempt_at=message.created_at, priority=priority)
     message.conversation = conversation_record_message(conversation=conversation, message=message, inbound=False)
     events.broadcast_on_commit(events.message_created_event(message))
@@ -189,11 +197,39 @@ def job_send(*, job: OutboundJob, requested_by=None) -> str:
     if refusal is not None:
         outcome = SendOutcome(kind=Result.PERMANENT, reason=refusal, detail="refused before sending", error_code=ERROR_REFUSED)
     else:
-        outcome = plivo_send(message)
+        media_ids, outcome = _attachments_upload(message)
+        if outcome is None:
+            outcome = plivo_send(message, media_ids)
     if outcome.kind == Result.THROTTLED:
         outcome.retry_after = pacing.rate_limited(retry_after=outcome.retry_after)
     _outcome_record_surviving_outages(job=job, attempt=attempt, outcome=outcome)
     return outcome.kind
+
+
+def _attachments_upload(message: Message) -> tuple[dict, SendOutcome | None]:
+    """Plivo's Media API id of each attachment of `message`, uploading those without one. Each
+    id is stored at once, so a retried job (a transient error, a crash) does not upload again."""
+    ids = [item["attachment_id"] for item in message.media if item.get("attachment_id")]
+    if not ids:
+        return {}, None
+    media_ids = {}
+    files = list(MediaFile.objects.filter(pk__in=ids, message=message))
+    _release_connection()
+    for media in files:
+        if not media.plivo_media_id:
+            pacing.request_turn()  # an upload counts against the account's API limit too
+            _release_connection()
+            media_id, failure = plivo_media_upload(media)
+            if failure is not None:
+                return {}, failure
+            MediaFile.objects.filter(pk=media.pk).update(plivo_media_id=media_id)
+            _release_connection()
+            media.plivo_media_id = media_id
+        media_ids[media.pk] = media.plivo_media_id
+    if len(media_ids) != len(ids):
+        return {}, SendOutcome(kind=Result.PERMANENT, error_code=ERROR_REFUSED, detail="attachment missing",
+                               reason="Not sent: an attachment of this message was deleted; send it as a new message.")
+    return media_ids, None
 
 
 def _outcome_record_surviving_outages(*, job: OutboundJob, attempt, outcome: SendOutcome) -> None:

@@ -9,6 +9,9 @@ take their turn from `pacing.py` first, so every request is counted.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
@@ -25,6 +28,7 @@ from plivo.utils.template import Template
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from conversations.models import Channel, Message
+from conversations.services.attachments import UPLOAD_EXTENSIONS
 from conversations.plivo_errors import (
     ERROR_RATE_LIMITED,
     ERROR_REFUSED,
@@ -84,8 +88,9 @@ def status_callback_url(message: Message) -> str:
     return f"{settings.PUBLIC_BASE_URL}/webhooks/plivo/status/?ref={message.pk}"
 
 
-def plivo_request(message: Message) -> dict:
-    """The keyword arguments of `client.messages.create` for `message` (SDK objects included)."""
+def plivo_request(message: Message, media_ids: dict | None = None) -> dict:
+    """The keyword arguments of `client.messages.create` for `message` (SDK objects included).
+    `media_ids`: Plivo's Media API id of each of its attachments (by attachment id)."""
     conversation = message.conversation
     whatsapp = conversation.channel == Channel.WHATSAPP
     kwargs = {
@@ -99,7 +104,12 @@ def plivo_request(message: Message) -> dict:
     if message.kind in ("text", "media") and message.text:
         kwargs["text"] = message.text
     if message.kind == "media":
-        kwargs["media_urls"] = [item["url"] for item in message.media]
+        urls = [item["url"] for item in message.media if not item.get("attachment_id")]
+        uploaded = [(media_ids or {})[item["attachment_id"]] for item in message.media if item.get("attachment_id")]
+        if urls:
+            kwargs["media_urls"] = urls
+        if uploaded:
+            kwargs["media_ids"] = uploaded
     elif message.kind == "template":
         call = message.structured["template"]
         # Components as dicts: the SDK keeps them verbatim (Component objects break its JSON).
@@ -111,14 +121,14 @@ def plivo_request(message: Message) -> dict:
     return kwargs
 
 
-def plivo_send(message: Message) -> SendOutcome:
+def plivo_send(message: Message, media_ids: dict | None = None) -> SendOutcome:
     """Make one request to Plivo's Message API and classify what happened."""
     if not settings.PUBLIC_BASE_URL:
         return SendOutcome(kind=Result.PERMANENT, error_code=ERROR_REFUSED, detail="PUBLIC_BASE_URL is empty",
                            reason="Not sent: Parley's PUBLIC_BASE_URL is not configured, so Plivo could not report delivery. "
                                   "An administrator must set it; then retry.")
     try:
-        kwargs = plivo_request(message)
+        kwargs = plivo_request(message, media_ids)
     except plivo_exceptions.PlivoRestError as exc:  # the SDK's own argument checks
         return _classify_plivo_error(exc, None)
     except (KeyError, TypeError, ValueError) as exc:  # stored content that is not ours (edited by hand?)
@@ -143,6 +153,54 @@ def plivo_send(message: Message) -> SendOutcome:
     status = getattr(_local.last_response, "status_code", None)
     return SendOutcome(kind=Result.ACCEPTED, plivo_message_uuid=str(uuids[0]), http_status=status,
                        detail=f"accepted as {uuids[0]}")  # kept: an agent's retry replaces the message's uuid
+
+
+def plivo_media_upload(media) -> tuple[str | None, SendOutcome | None]:
+    """Upload one stored attachment (a `MediaFile`) with Plivo's Media API: (media_id, None),
+    or (None, why not). No message goes out here, so any failure may simply be tried again."""
+    extension = UPLOAD_EXTENSIONS.get(media.content_type)
+    if extension is None:
+        return None, SendOutcome(kind=Result.PERMANENT, error_code=ERROR_REFUSED, detail=f"no upload type for {media.content_type}",
+                                 reason=f"Not sent: Plivo's Media API does not take {media.content_type} files.")
+    client = _plivo_client()
+    with tempfile.TemporaryDirectory(prefix="parley-upload-") as folder:
+        # The SDK uploads local paths and takes the content type from the extension.
+        path = os.path.join(folder, f"attachment-{media.pk}.{extension}")
+        try:
+            with media.file.open("rb") as source, open(path, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+        except OSError as exc:
+            return None, SendOutcome(kind=Result.TRANSIENT, error_code=ERROR_UNAVAILABLE, detail=f"storage: {exc}"[:300],
+                                     reason="The attachment could not be read from Parley's storage")
+        try:
+            # The SDK print()s the temporary path; redirect_stdout would swap sys.stdout for every
+            # thread at once (and concurrent uploads could leave it swapped), so it is let through.
+            response = client.media.upload([path])
+        except plivo_exceptions.PlivoRestError as exc:
+            outcome = _classify_plivo_error(exc, _local.last_response)
+        except requests.exceptions.RequestException as exc:
+            outcome = _classify_transport_error(exc)
+        else:
+            media_id = _uploaded_media_id(response)
+            if media_id:
+                return media_id, None
+            outcome = SendOutcome(kind=Result.TRANSIENT, error_code=ERROR_UNAVAILABLE,
+                                  detail=f"upload answered without a media_id: {str(response)[:200]}",
+                                  reason="Plivo's Media API did not confirm the upload")
+    if outcome.kind == Result.AMBIGUOUS:
+        outcome.kind = Result.TRANSIENT  # an upload sends nothing: trying again is safe
+    outcome.reason = f"{outcome.reason} (uploading the attachment)" if outcome.reason else outcome.reason
+    return None, outcome
+
+
+def _uploaded_media_id(response) -> str:
+    """Plivo answers an upload with one item per file under `objects`."""
+    items = getattr(response, "objects", None) or ([response] if response is not None else [])
+    for item in items:
+        media_id = getattr(item, "media_id", None) or (item.get("media_id") if isinstance(item, dict) else None)
+        if media_id:
+            return str(media_id)
+    return ""
 
 
 def plivo_message_get(uuid: str) -> MessageLookup:
@@ -200,6 +258,7 @@ def _plivo_client():
         client = plivo.RestClient(key[0], key[1], timeout=key[2])
         # The SDK's exceptions carry no status code: remember the raw response instead.
         client.session.hooks["response"].append(_remember_response)
+        client.multipart_session.hooks["response"].append(_remember_response)
         _local.client, _local.client_key = client, key
     return _local.client
 

@@ -29,11 +29,15 @@ from conversations.outbound import jobs, pacing, recovery, service
 from conversations.outbound.transport import sender_for
 from conversations.privacy.erase import retention_chore
 from conversations.reports.rollups import report_refresh_in_background
+from conversations.services.attachments import attachments_unsent_prune
+from conversations.services.media_download import inbound_media_claim_due, inbound_media_download
 from conversations.services.snooze import conversations_wake_snoozed
 
 logger = logging.getLogger(__name__)
 
 INBOX_EVENT_PRUNE_INTERVAL_SECONDS = 3600
+MEDIA_DOWNLOAD_INTERVAL_SECONDS = 1.0
+MEDIA_DOWNLOADS_AT_ONCE = 4
 
 
 def default_worker_name() -> str:
@@ -72,6 +76,8 @@ class OutboundWorker(WorkerLoop):
             Chore("wake snoozed conversations", sweep_interval, conversations_wake_snoozed),
             Chore("erase messages past retention", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, retention_chore),
             Chore("refresh report rollups", settings.REPORTS_REFRESH_SECONDS, report_refresh_in_background),
+            Chore("download inbound media", MEDIA_DOWNLOAD_INTERVAL_SECONDS, self.media_downloads),
+            Chore("prune unsent attachments", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, attachments_unsent_prune),
         ])
         self.worker_id = (worker_id or default_worker_name())[:64]
         self.name = f"outbound worker {self.worker_id}"
@@ -132,6 +138,12 @@ class OutboundWorker(WorkerLoop):
         pruned = inbox_events_prune(older_than=timedelta(days=settings.INBOX_EVENT_RETENTION_DAYS))
         if pruned:
             logger.info("pruned %d inbox events older than %d days", pruned, settings.INBOX_EVENT_RETENTION_DAYS)
+
+    def media_downloads(self) -> None:
+        """Start the due inbound-media downloads in the pool, leaving most threads to sends."""
+        room = max(1, min(MEDIA_DOWNLOADS_AT_ONCE, self.concurrency - self._in_hand))
+        for media in inbound_media_claim_due(limit=room):
+            self._start(lambda media=media: inbound_media_download(media), channel=None)
 
     # --- the pool -----------------------------------------------------------------------------------
     def _lookup_start(self, job: OutboundJob) -> None:

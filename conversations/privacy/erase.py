@@ -29,6 +29,7 @@ from conversations.models import (
 from conversations.reports.rollups import report_mark
 from conversations.privacy.audit import audit_record
 from conversations.privacy.suppression import number_suppress
+from conversations.services.attachments import media_files_delete
 from messaging_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def _messages_erase(messages, *, now) -> int:
     ids = list(messages.values_list("pk", flat=True))
     MessageStatusEvent.objects.filter(message_id__in=ids).update(raw_payload={})
     SendAttempt.objects.filter(message_id__in=ids).update(detail="")
+    media_files_delete(message_ids=ids)  # uploads and downloaded inbound media
     return Message.objects.filter(pk__in=ids).update(**ERASED_CONTENT, erased_at=now, updated_at=now)
 
 

@@ -7,6 +7,7 @@ the UPDATE statement itself, so concurrent or reordered reports cannot regress i
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -42,6 +43,9 @@ REPORT_STATUS_TO_MESSAGE_STATUS = {
 }
 # Keeps our advisory locks on uuids apart from anyone else's ("PLV").
 PARKED_REPORT_LOCK_NAMESPACE = 0x504C56
+# Plivo's own time of a report is trusted within these bounds of when it reached us.
+REPORT_TIME_MAX_AGE = timedelta(days=3)
+REPORT_CLOCK_SKEW = timedelta(minutes=5)
 STATUS_TIMESTAMP_FIELD = {
     MessageStatus.SENT: "sent_at",
     MessageStatus.DELIVERED: "delivered_at",
@@ -168,8 +172,13 @@ def _message_for_ref(*, ref: int, uuid: str) -> tuple[Message | None, bool]:
 
 def _status_event_store(report, *, message: Message | None, received_at=None) -> MessageStatusEvent | None:
     """The stored report, or None when Plivo retried one we already have."""
+    received_at = received_at or timezone.now()
+    occurred_at = report.occurred_at
+    if occurred_at is not None and not received_at - REPORT_TIME_MAX_AGE <= occurred_at <= received_at + REPORT_CLOCK_SKEW:
+        occurred_at = None  # a clock far off: our own reception time is the better guess
     event = MessageStatusEvent(
-        received_at=received_at or timezone.now(),
+        received_at=received_at,
+        occurred_at=min(occurred_at, received_at) if occurred_at else None,
         message=message,
         plivo_message_uuid=report.message_uuid,
         status=report.status,
@@ -205,7 +214,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
         params = [new_status.value, event.sequence, now]
         if timestamp_field:
             assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(db_datetime(event.received_at))
+            params.append(db_datetime(event.occurred_at or event.received_at))
         if is_failure:
             assignments += ["error_code = %s", "error_message = %s"]
             params += [event.error_code, explain_error_code(event.error_code)]
@@ -240,7 +249,7 @@ def _status_event_apply(*, message: Message, event: MessageStatusEvent, batch) -
         stale_params = list(note_params)
         if timestamp_field:
             assignments.append(f"{timestamp_field} = COALESCE({timestamp_field}, %s)")
-            params.append(db_datetime(event.received_at))
+            params.append(db_datetime(event.occurred_at or event.received_at))
             stale += f" OR {timestamp_field} IS NULL"
         touched = update_returning(
             Message, assignments=", ".join(assignments), where=f"id = %s AND ({stale})", params=[*params, message.pk, *stale_params]

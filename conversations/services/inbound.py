@@ -12,6 +12,7 @@ from conversations.models import Contact, Conversation, Message, MessageStatus
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
 from conversations.services.keywords import keyword_apply
+from conversations.services.media_download import inbound_media_register
 from conversations.sql import insert_row
 from conversations.sql_reads import conversation_for_sender
 
@@ -50,6 +51,7 @@ def message_receive(*, payload, received_at=None, batch: events.BroadcastBatch |
         if not insert_row(message, unless_conflict_on=PLIVO_UUID_CONFLICT):
             return Message.objects.get(plivo_message_uuid=payload.message_uuid), False
 
+        inbound_media_register(message=message)  # downloaded in the background, shown once stored
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True, batch=batch)
         keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent, batch=batch)
         message.conversation = conversation

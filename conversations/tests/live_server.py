@@ -48,6 +48,7 @@ class LiveServer:
         server, as production does, instead of in a thread of the server."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.media_root = str(log_path.parent / "media")
         env = dict(os.environ)
         env.update(
             {
@@ -60,6 +61,8 @@ class LiveServer:
                 # Received webhooks are applied in the server process, as with `make run`.
                 "WEBHOOK_WORKER_EMBEDDED": "true",
                 "LOG_LEVEL": "WARNING",
+                # Its own storage, not the checkout's media/ folder.
+                "MEDIA_ROOT": self.media_root,
                 **(extra_env or {}),
             }
         )

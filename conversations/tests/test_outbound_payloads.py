@@ -116,7 +116,7 @@ def test_list_wire_payload_sends_null_for_unset_sections(fake_plivo, conversatio
     message, _ = message_send(conversation=conversation, kind="interactive", interactive={
         "type": "list",
         "body": {"text": "Pick a size"},
-        "action": {"sections": [{"title": "Sizes", "rows": [
+        "action": {"buttons": [{"title": "Sizes"}], "sections": [{"title": "Sizes", "rows": [
             {"id": "s", "title": "Small", "description": "Fits 1"}, {"id": "l", "title": "Large"}]}]},
     })
     assert sent_body(fake_plivo, message)["interactive"] == {
@@ -124,9 +124,20 @@ def test_list_wire_payload_sends_null_for_unset_sections(fake_plivo, conversatio
         "header": None,  # the SDK serialises unset sections as null
         "body": {"text": "Pick a size"},
         "footer": None,
-        "action": {"sections": [{"title": "Sizes", "rows": [
+        # The list's button label, which WhatsApp requires, goes out as Plivo's action.buttons[0].title.
+        "action": {"buttons": [{"title": "Sizes"}], "sections": [{"title": "Sizes", "rows": [
             {"id": "s", "title": "Small", "description": "Fits 1"}, {"id": "l", "title": "Large"}]}]},
     }
+
+
+def test_a_list_needs_its_button_label(conversation):
+    from messaging_site.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused:
+        message_send(conversation=conversation, kind="interactive", interactive={
+            "type": "list", "body": {"text": "Pick a size"},
+            "action": {"sections": [{"rows": [{"id": "s", "title": "Small"}]}]}})
+    assert refused.value.field == "interactive.action.buttons.0.title"
 
 
 def test_cta_url_wire_payload(fake_plivo, conversation):

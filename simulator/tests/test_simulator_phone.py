@@ -60,7 +60,10 @@ def test_customer_image_arrives_as_whatsapp_media_with_its_caption(phone):
 
     message = inbound("The box arrived like this")
     assert message.kind == "media"
-    assert message.media == [{"url": "https://example.com/photos/box.png", "content_type": "image/png"}]
+    # Kept as a download of Plivo's URL; the thread shows Parley's copy once stored.
+    [item] = message.media
+    assert (item["url"], item["content_type"], item["state"]) == ("", "image/png", "pending")
+    assert message.media_files.get().source_url == "https://example.com/photos/box.png"
 
 
 def test_customer_image_on_sms_arrives_as_mms(phone):
@@ -68,7 +71,7 @@ def test_customer_image_on_sms_arrives_as_mms(phone):
 
     message = inbound(kind="media")
     assert message.conversation.channel == "sms"
-    assert message.media[0]["url"] == "https://example.com/receipt.jpg"
+    assert message.media_files.get().source_url == "https://example.com/receipt.jpg"
 
 
 def test_reply_to_a_business_message_carries_its_context(phone, sdk, live_app):
@@ -306,3 +309,17 @@ def test_the_phone_shows_locations_and_link_buttons(phone, sdk, live_app):
     assert location["kind"] == "location"
     assert location["location"] == {"latitude": "37.7793", "longitude": "-122.4193", "name": "Parley shop", "address": "1 Market St"}
     assert link["interactive"]["buttons"] == [{"id": "", "title": "Track", "cta_url": "https://example.com/track/42"}]
+
+
+def test_a_picked_file_is_kept_by_the_fake_plivo_without_extension(phone):
+    import base64
+
+    from conversations.tests.media_support import PNG
+
+    phone.send(phone=CUSTOMER, channel="whatsapp", text="photo attached",
+               media_file={"name": "box.png", "content_type": "image/png", "data": base64.b64encode(PNG).decode()})
+    message = inbound("photo attached")
+    url = message.media_files.get().source_url
+    assert re.search(r"/Account/[^/]+/Message/[^/]+/Media/[0-9a-f]+$", url)
+    media = services.simulator_api().media.get(url.rsplit("/", 1)[1])
+    assert (media.data, media.content_type) == (PNG, "image/png")

@@ -13,6 +13,7 @@
 
 import { api } from "./api.js";
 import { renderAssignmentWarning, replyMayGo } from "./assignment_warning.js";
+import { clearAttachments, readyAttachments, showAttachments, wireAttachments } from "./attachments.js";
 import { closeCannedPicker } from "./canned.js";
 import { dispatch, on } from "./dispatch.js";
 import { $, safeUrl } from "./dom.js";
@@ -93,6 +94,7 @@ export function showDraft(id) {
   $("composer-text").value = draft.text;
   $("media-url").value = draft.mediaUrl;
   $("media-row").hidden = !(draft.mediaOpen || draft.mediaUrl);
+  showAttachments(id);
   const busy = sending.has(id);
   $("composer").setAttribute("aria-busy", String(busy));
   $("composer-text").readOnly = busy;
@@ -123,7 +125,7 @@ function renderCounter() {
     node.textContent = "";
     return;
   }
-  const caption = !!$("media-url").value.trim();
+  const caption = !!$("media-url").value.trim() || readyAttachments(shownId).ids.length > 0;
   const limit = LIMITS[conv.channel][caption ? "caption" : "text"];
   const length = characters(text);
   const over = length > limit;
@@ -152,8 +154,11 @@ export function renderComposer() {
   $("composer-text").disabled = blocked;
   $("send").disabled = blocked;
   $("attach").disabled = blocked;
+  $("attach-file").disabled = blocked;
   $("open-templates").disabled = blocked;
   $("open-templates").hidden = conv.channel !== "whatsapp";
+  $("open-interactive").disabled = blocked;
+  $("open-interactive").hidden = conv.channel !== "whatsapp" || templateOnly;
   $("send").hidden = templateOnly;
   notice.hidden = !(blocked || templateOnly);
   notice.classList.toggle("blocked", blocked);
@@ -196,7 +201,9 @@ function renderNoteMode(conv) {
     if (wasNote) {
       const draft = draftFor(conv.id);
       $("attach").hidden = false;
+      $("attach-file").hidden = false;
       $("media-row").hidden = !(draft.mediaOpen || draft.mediaUrl);
+      showAttachments(conv.id);
     }
     return false;
   }
@@ -204,7 +211,7 @@ function renderNoteMode(conv) {
   composer.dataset.mode = "note";
   for (const id of ["composer-text", "send"]) $(id).disabled = false;
   $("send").hidden = false;
-  for (const id of ["attach", "open-templates", "media-row", "composer-notice"]) $(id).hidden = true;
+  for (const id of ["attach", "attach-file", "attachment-tray", "open-templates", "open-interactive", "media-row", "composer-notice"]) $(id).hidden = true;
   $("window-countdown").textContent = "";
   renderCounter();
   return true;
@@ -251,7 +258,12 @@ async function sendText() {
   const text = draft.text.trim();
   if (draft.note) return addNote(id, conv, draft, text);
   const mediaValue = draft.mediaUrl.trim();
-  if (!text && !mediaValue) return;
+  const files = readyAttachments(id);
+  if (files.uploading) {
+    setNotice(id, "Wait a moment: a file is still uploading.");
+    return;
+  }
+  if (!text && !mediaValue && !files.ids.length) return;
   const mode = $("composer").dataset.mode;
   if (mode === "blocked") return;
   if (mode === "template-only") {
@@ -270,6 +282,10 @@ async function sendText() {
     media = [{ url, content_type: "" }];
     body = { type: "media", text, media_urls: [url] };
   }
+  if (files.ids.length) {
+    body = Object.assign({ type: "media", text, attachments: files.ids }, mediaValue ? { media_urls: body.media_urls } : {});
+    media = media.concat(files.items.map((item) => ({ url: "", content_type: item.type, name: item.name, size: item.size, state: "sending" })));
+  }
   const key = draft.key || newKey();
   saveDraft(id, Object.assign({}, draft, { key }));
   sending.add(id);
@@ -278,6 +294,7 @@ async function sendText() {
   const failure = await submit(conv, body, { kind: body.type, text, media }, key);
   sending.delete(id);
   const current = draftFor(id);
+  if (!failure && files.ids.length) clearAttachments(id, files.ids);
   if (current.key === key) {
     if (!failure) saveDraft(id, Object.assign(emptyDraft(), { note: current.note }));
     else {
@@ -313,8 +330,15 @@ export async function submit(conv, body, look, key) {
   }
 }
 
+/** Other files are another message: the key of an unconfirmed send no longer applies. */
+function attachmentsChanged(filesChanged) {
+  if (filesChanged && shownId !== null && !sending.has(shownId) && draftFor(shownId).key) saveDraft(shownId, Object.assign({}, draftFor(shownId), { key: null }));
+  renderCounter();
+}
+
 export function wireComposer() {
   pruneDrafts();
+  wireAttachments(attachmentsChanged);
   $("composer-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();

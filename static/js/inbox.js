@@ -13,6 +13,9 @@
  *   notes.js          how a private note is drawn, adding one, the @ picker
  *   mentions.js       the agent's mentions: badge, list, browser notification
  *   templates.js      the WhatsApp template dialog
+ *   attachments.js    files from the agent's computer: checked, uploaded, the composer's tray
+ *   new_conversation.js  "New conversation": a number and a channel, the first message
+ *   interactive.js    the reply-buttons / list / link-button dialog, with its preview
  *   labels.js         label chips, the label picker and the list's label filter
  *   canned.js         the composer's canned-reply picker ("/")
  *   socket.js         the live connection and catching up
@@ -39,7 +42,9 @@ import { $ } from "./dom.js";
 import { contactPanelOpen, openSnoozeMenu, renderThreadHeader, setContactPanel, showActionError, updateConversation, wireHeader } from "./header.js";
 import { openLabelPicker, wireLabels } from "./labels.js";
 import { loadList, renderRows, rowFor, setFilter, wireList } from "./list.js";
+import { wireInteractive } from "./interactive.js";
 import { wireMentions } from "./mentions.js";
+import { wireNewConversation } from "./new_conversation.js";
 import { wireNotes } from "./notes.js";
 import { wireNotifications } from "./notifications.js";
 import { wirePresence } from "./presence.js";
@@ -117,6 +122,8 @@ function wire() {
   wireNotes();
   wireMentions();
   wireTemplates();
+  wireNewConversation();
+  wireInteractive();
   wireLabels(setFilter);
   wireCanned();
   wireNotifications();

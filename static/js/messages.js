@@ -2,6 +2,7 @@
  * forms used in list previews and notifications. */
 
 import { renderActivity } from "./activity.js";
+import { humanSize } from "./attachments.js";
 import { el, externalLink, imageLink, mapUrl, safeUrl } from "./dom.js";
 import { clockTime } from "./format.js";
 import { renderNote } from "./notes.js";
@@ -170,18 +171,45 @@ function renderBody(bubble, m, payload) {
   }
 }
 
+/** Parley's own copy (the authenticated media view, or this page's origin): the only URLs the
+ * thread loads. Any other host only gets a link the agent may choose to open. */
+function isParleys(url) {
+  return new URL(url).origin === location.origin;
+}
+
 function renderMedia(bubble, media) {
   for (const item of media || []) {
-    const url = safeUrl(item.url);
     const wrap = el("div", "msg-media");
     const type = item.content_type || "";
+    const kind = type.split("/")[0] || "file";
+    const label = item.name ? `${item.name}${item.size ? " · " + humanSize(item.size) : ""}` : "";
+    if (item.state === "pending" || item.state === "downloading" || item.state === "sending") {
+      wrap.classList.add("msg-media-waiting");
+      wrap.appendChild(el("span", "msg-placeholder", item.state === "sending" ? `Sending ${label}…` : `Receiving the ${kind === "image" ? "picture" : "attachment"}…`));
+      bubble.appendChild(wrap);
+      continue;
+    }
+    if (item.state === "failed") {
+      wrap.appendChild(el("span", "msg-placeholder", "The customer's attachment could not be downloaded from Plivo."));
+      bubble.appendChild(wrap);
+      continue;
+    }
+    const url = safeUrl(item.url);
     if (!url) {
       wrap.appendChild(el("span", "msg-placeholder", "Attachment with an unsafe link (not opened): " + String(item.url)));
+    } else if (type.startsWith("image/") && isParleys(url)) {
+      wrap.appendChild(imageLink("", url, (item.name || "Image attachment") + " (opens in a new tab)"));
+    } else if ((kind === "video" || kind === "audio") && isParleys(url)) {
+      const player = el(kind);
+      player.controls = true;
+      player.preload = "metadata";
+      player.src = url;
+      wrap.appendChild(player);
+      if (label) wrap.appendChild(el("span", "muted", label));
     } else if (type.startsWith("image/")) {
-      wrap.appendChild(imageLink("", url, "Image attachment (opens in a new tab)"));
+      wrap.appendChild(externalLink("file", `Open image link (${new URL(url).host})`, url));
     } else {
-      const kind = type.split("/")[0] || "file";
-      const link = externalLink("file", `Download ${kind}${type ? " (" + type + ")" : ""}`, url);
+      const link = externalLink("file", `Download ${item.name || kind}${type ? " (" + type + ")" : ""}${item.size ? " · " + humanSize(item.size) : ""}`, url);
       link.setAttribute("download", "");
       wrap.appendChild(link);
     }

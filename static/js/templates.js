@@ -9,12 +9,24 @@ import { windowState } from "./format.js";
 import { state } from "./state.js";
 
 let sendKey = null; // kept while the same template and values are sent again after a lost answer
+let newConversation = null; // {to, onStarted}: the template starts a conversation with a new number
 
-async function openTemplates() {
+/** The template dialog for the first message to a number Parley has no WhatsApp conversation with. */
+export function openTemplatesFor(to, onStarted) {
+  newConversation = { to, onStarted };
+  sendKey = null;
+  return openTemplates(null, true);
+}
+
+async function openTemplates(event, starting = false) {
+  if (!starting) newConversation = null;
   const conv = state.conversations.get(state.openId);
-  if (!conv || conv.channel !== "whatsapp") return;
+  if (!newConversation && (!conv || conv.channel !== "whatsapp")) return;
   templateError("");
-  $("template-reason").textContent = windowState(conv).state === "closed" ? "The 24-hour window is closed: a template is the only message WhatsApp will deliver." : "Templates can be sent at any time.";
+  $("template-title").textContent = newConversation ? "Start a WhatsApp conversation" : "Send a template";
+  $("template-reason").textContent = newConversation
+    ? `${newConversation.to} has not written to you on WhatsApp, so the 24-hour window is closed: an approved template is the only way to start.`
+    : windowState(conv).state === "closed" ? "The 24-hour window is closed: a template is the only message WhatsApp will deliver." : "Templates can be sent at any time.";
   const dialog = $("template-dialog");
   if (!dialog.open) dialog.showModal();
   if (state.templates === null) {
@@ -124,7 +136,7 @@ function templateError(message) {
 async function sendTemplate() {
   const conv = state.conversations.get(state.openId);
   const template = currentTemplate();
-  if (!conv || !template || $("template-send").disabled) return;
+  if ((!conv && !newConversation) || !template || $("template-send").disabled) return;
   const empty = Array.from(document.querySelectorAll("#template-fields input")).find((input) => !input.value.trim());
   if (empty) {
     templateError("Fill in every parameter: " + (empty.labels[0] ? empty.labels[0].textContent : "a field is empty") + ".");
@@ -135,6 +147,7 @@ async function sendTemplate() {
   sendKey = sendKey || newKey();
   templateError("");
   $("template-send").disabled = true;
+  if (newConversation) return startWith(Object.assign({ to: newConversation.to, channel: "whatsapp" }, body));
   const failure = await submit(conv, body, { kind: "template", text: $("template-preview").textContent, payload: { template: { name: template.name } } }, sendKey);
   $("template-send").disabled = false;
   if (!failure) {
@@ -146,8 +159,24 @@ async function sendTemplate() {
   templateError(failure.signedOut ? "Sign in again to send." : "Not sent: " + failure.message);
 }
 
+async function startWith(body) {
+  try {
+    const message = await api("POST", "/api/v1/messages/", body, { "Idempotency-Key": sendKey });
+    const { onStarted } = newConversation;
+    sendKey = null;
+    newConversation = null;
+    $("template-dialog").close();
+    onStarted(message);
+  } catch (failure) {
+    if (!failure.retryable && !failure.signedOut) sendKey = null;
+    templateError(failure.signedOut ? "Sign in again to send." : "Not sent: " + failure.message);
+  } finally {
+    $("template-send").disabled = false;
+  }
+}
+
 export function wireTemplates() {
-  $("open-templates").addEventListener("click", openTemplates);
+  $("open-templates").addEventListener("click", () => openTemplates());
   $("template-select").addEventListener("change", renderTemplateFields);
   $("template-fields").addEventListener("input", () => {
     sendKey = null;
@@ -155,4 +184,7 @@ export function wireTemplates() {
   });
   $("template-send").addEventListener("click", sendTemplate);
   $("template-cancel").addEventListener("click", () => $("template-dialog").close());
+  $("template-dialog").addEventListener("close", () => {
+    newConversation = null;
+  });
 }

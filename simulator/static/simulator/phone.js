@@ -25,6 +25,7 @@ const sendError = el("send-error");
 const attach = el("attach");
 const attachRow = el("attach-row");
 const mediaUrl = el("media-url");
+const mediaFile = el("media-file");
 const replying = el("replying");
 const replyingText = el("replying-text");
 
@@ -263,24 +264,38 @@ function tap(message, choice) {
   post(Object.assign({ reply_to: message.id }, choice));
 }
 
+/** The file's bytes as base64 (what Plivo would have kept for the customer's message). */
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
 let sending = false;
 async function sendComposed(textOverride) {
   if (sending || !state.phone) return;
   const text = textOverride !== undefined ? textOverride : composeText.value;
   const media = textOverride !== undefined ? "" : mediaUrl.value.trim();
-  if (!text.trim() && !media) {
-    sendError.textContent = "Type a message or attach an image URL.";
+  const file = textOverride !== undefined ? null : mediaFile.files[0] || null;
+  if (!text.trim() && !media && !file) {
+    sendError.textContent = "Type a message or attach a picture.";
     return;
   }
   sending = true;
   sendButton.disabled = true;
-  const ok = await post({ text: text, media_url: media, reply_to: state.replyTo ? state.replyTo.id : "" });
+  const body = { text: text, media_url: media, reply_to: state.replyTo ? state.replyTo.id : "" };
+  if (file) body.media_file = { name: file.name, content_type: file.type, data: await base64Of(file) };
+  const ok = await post(body);
   sending = false;
   sendButton.disabled = false;
   if (ok) {
     if (textOverride === undefined) {
       composeText.value = "";
       mediaUrl.value = "";
+      mediaFile.value = "";
       attachRow.hidden = true;
       attach.setAttribute("aria-expanded", "false");
     }

@@ -99,7 +99,11 @@ function renderMedia(bubble, media) {
   (media || []).forEach((item) => {
     const url = safeUrl(item.url);
     if (!url) return;
-    bubble.append(imageLink("bubble-media", url, "Photo"));
+    const type = item.content_type || "";
+    // Only this server's files are loaded (the page's CSP allows no other host).
+    if (new URL(url).origin !== location.origin) bubble.append(externalLink("bubble-link", "Open the attachment", url));
+    else if (type && !type.startsWith("image/")) bubble.append(externalLink("bubble-link", `Open the ${type.split("/")[0]} file`, url));
+    else bubble.append(imageLink("bubble-media", url, "Photo"));
   });
 }
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from conversations.privacy.models import AuditEntry, ConsentRecord, SuppressedNumber  # noqa: F401 (defined there)
 from conversations.team_models import CannedReply, Label  # noqa: F401 (defined there, imported from here)
+from conversations.campaign_models import Campaign, CampaignRecipient  # noqa: F401 (defined there)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)

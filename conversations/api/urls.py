@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from conversations.api import (
     agents,
     bulk,
+    campaigns,
     canned_replies,
     contacts,
     conversations,
@@ -33,4 +34,5 @@ urlpatterns = [
     *labels.urlpatterns,
     *canned_replies.urlpatterns,
     *privacy.urlpatterns,
+    *campaigns.urlpatterns,
 ]

@@ -33,6 +33,21 @@ from conversations.services.snooze import conversations_wake_snoozed
 logger = logging.getLogger(__name__)
 
 INBOX_EVENT_PRUNE_INTERVAL_SECONDS = 3600
+CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.25
+CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
+
+
+def _campaigns_dispatch():
+    # Imported here: campaigns queue through this package (a module-level import is a cycle).
+    from conversations.campaigns.dispatch import campaigns_dispatch
+
+    return campaigns_dispatch()
+
+
+def _campaigns_progress():
+    from conversations.campaigns.dispatch import campaigns_progress_broadcast
+
+    return campaigns_progress_broadcast()
 
 
 def default_worker_name() -> str:
@@ -70,6 +85,8 @@ class OutboundWorker(WorkerLoop):
             Chore("prune inbox events", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, self.prune),
             Chore("wake snoozed conversations", sweep_interval, conversations_wake_snoozed),
             Chore("erase messages past retention", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, retention_chore),
+            Chore("dispatch campaigns", CAMPAIGN_DISPATCH_INTERVAL_SECONDS, _campaigns_dispatch),
+            Chore("campaign progress", CAMPAIGN_PROGRESS_INTERVAL_SECONDS, _campaigns_progress),
         ])
         self.worker_id = (worker_id or default_worker_name())[:64]
         self.name = f"outbound worker {self.worker_id}"

@@ -1,0 +1,159 @@
+"""The dispatcher: a chore of the outbound worker that hands campaign recipients to the one send
+path (`message_send`, at bulk priority), paced to each campaign's rate.
+
+Each batch, in ONE transaction: lock the campaign (a second worker skips it), claim due pending
+recipients (`SKIP LOCKED`), check each again at this moment (consent, quiet hours, a number
+that already received this campaign), queue its message and mark it queued with the link to
+that message (unique). A worker killed mid-batch rolls the whole batch back; a committed
+recipient is never queued again, whatever restarts or pauses follow.
+
+The outbound queue is kept short (`BACKLOG_SECONDS` of the campaign's rate in bulk jobs), so
+agent replies, sent first anyway, never wait behind a campaign's thousands, and a pause or stop
+takes effect within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations import events
+from conversations.campaign_models import Campaign, CampaignRecipient
+from conversations.campaigns import results, rules
+from conversations.campaigns.lifecycle import campaign_fail, campaign_rate, template_problem
+from conversations.models import OutboundJob
+from conversations.outbound.service import message_send
+from messaging_site.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+BATCH_MAX = 200
+BACKLOG_SECONDS = 2.0
+CATCH_UP_SECONDS = 1.0  # after a pause in dispatching, at most this much of the rate at once
+PROGRESS_EVERY_SECONDS = 2.0
+# Recently finished campaigns keep sending progress (their delivery reports still arrive).
+PROGRESS_AFTER_FINISH = timedelta(minutes=30)
+
+Status = Campaign.Status
+Reason = CampaignRecipient.SkipReason
+SEND_REFUSALS = {"opted_out": Reason.OPTED_OUT, "invalid_phone": Reason.INVALID_NUMBER}
+_progress_sent: dict[int, dict] = {}  # this process's last campaign.updated per campaign
+
+
+def campaigns_dispatch() -> int:
+    """The chore: start scheduled campaigns that are due, then one batch of each sending
+    campaign. Returns how many recipients were queued."""
+    now = timezone.now()
+    for campaign in Campaign.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now):
+        Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED).update(
+            status=Status.SENDING, started_at=now, next_dispatch_at=now, updated_at=now)
+    queued = 0
+    for campaign_id in Campaign.objects.filter(status=Status.SENDING).values_list("pk", flat=True):
+        queued += campaign_dispatch_batch(campaign_id=campaign_id)
+    return queued
+
+
+def campaign_dispatch_batch(*, campaign_id: int) -> int:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id, status=Status.SENDING).first()
+        if campaign is None:
+            return 0  # another worker is on it, or it stopped
+        if problem := template_problem(campaign):
+            campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
+            return 0
+        now = timezone.now()
+        rate = campaign_rate(campaign)
+        next_at = campaign.next_dispatch_at or now
+        if next_at > now:
+            return 0
+        base = max(next_at, now - timedelta(seconds=CATCH_UP_SECONDS))
+        allowance = min(BATCH_MAX, int((now - base).total_seconds() * rate) + 1)
+        backlog = OutboundJob.objects.filter(state=OutboundJob.State.PENDING, priority=OutboundJob.Priority.BULK).count()
+        allowance = min(allowance, int(rate * BACKLOG_SECONDS) + 1 - backlog)
+        if allowance <= 0:
+            return 0
+        due = (campaign.recipients.filter(status=CampaignRecipient.Status.PENDING)
+               .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("id"))
+        batch = list(due.select_for_update(skip_locked=True)[:allowance])
+        if not batch:
+            _complete_if_done(campaign, now=now)
+            return 0
+        queued = _queue(campaign, batch, now=now)
+        if queued is None:
+            return 0
+        Campaign.objects.filter(pk=campaign.pk).update(next_dispatch_at=base + timedelta(seconds=max(queued, 1) / rate))
+        return queued
+
+
+def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | None:
+    """Check and queue each recipient of `batch`; None if the campaign failed on the way."""
+    template = rules.campaign_template(campaign)
+    phones = [recipient.phone for recipient in batch]
+    refusals = rules.consent_refusals(phones=phones, channel=campaign.channel,
+                                      opt_in_required=rules.requires_opt_in(campaign, template))
+    already = set(CampaignRecipient.objects.filter(campaign=campaign, phone__in=phones, message__isnull=False)
+                  .values_list("phone", flat=True))
+    queued = 0
+    for recipient in batch:
+        if recipient.phone in refusals:
+            _skip(recipient, refusals[recipient.phone], "Opted out (or erased) by the time of sending; not sent."
+                  if refusals[recipient.phone] == Reason.OPTED_OUT else "No recorded opt-in on this channel.")
+            continue
+        if recipient.phone in already:
+            _skip(recipient, Reason.ALREADY_RECEIVED, "This number already received this campaign.")
+            continue
+        if (wait_until := rules.quiet_hours_wait_until(phone=recipient.phone, now=now)) is not None:
+            CampaignRecipient.objects.filter(pk=recipient.pk).update(not_before=wait_until)
+            continue
+        try:
+            message, _ = message_send(to=recipient.phone, channel=campaign.channel, priority=OutboundJob.Priority.BULK,
+                                      **rules.message_content(campaign, template, recipient.parameters))
+        except ApplicationError as exc:
+            if exc.code.startswith("template_not"):
+                campaign_fail(campaign=campaign, reason=f"Stopped sending: {exc.message}")
+                return None
+            _skip(recipient, SEND_REFUSALS.get(exc.code, Reason.INVALID_PARAMETERS), exc.message)
+            continue
+        CampaignRecipient.objects.filter(pk=recipient.pk, status=CampaignRecipient.Status.PENDING).update(
+            status=CampaignRecipient.Status.QUEUED, message=message, queued_at=now)
+        already.add(recipient.phone)
+        queued += 1
+    return queued
+
+
+def _skip(recipient: CampaignRecipient, reason: str, detail: str) -> None:
+    CampaignRecipient.objects.filter(pk=recipient.pk, status=CampaignRecipient.Status.PENDING).update(
+        status=CampaignRecipient.Status.SKIPPED, skip_reason=reason, skip_detail=detail[:300])
+
+
+def _complete_if_done(campaign: Campaign, *, now) -> None:
+    """Completed once no recipient is pending (quiet hours included) and every queued message
+    has left the outbound queue."""
+    if campaign.recipients.filter(status=CampaignRecipient.Status.PENDING).exists():
+        return
+    if OutboundJob.objects.filter(state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT],
+                                  message__campaign_recipient__campaign=campaign).exists():
+        return
+    Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(status=Status.COMPLETED, finished_at=now, updated_at=now)
+
+
+def campaigns_progress_broadcast() -> int:
+    """The chore that keeps campaign pages live: a `campaign.updated` event for each active or
+    recently finished campaign whose figures changed since this process last sent them."""
+    since = timezone.now() - PROGRESS_AFTER_FINISH
+    active = Campaign.objects.filter(Q(status__in=[Status.SENDING, Status.PAUSED, Status.SCHEDULED]) | Q(finished_at__gte=since))
+    sent = 0
+    for campaign in active.select_related("created_by"):
+        summary = results.campaign_summary(campaign)
+        fingerprint = {"status": campaign.status, "counts": summary["counts"]}
+        if _progress_sent.get(campaign.pk) == fingerprint:
+            continue
+        _progress_sent[campaign.pk] = fingerprint
+        with transaction.atomic():
+            events.broadcast_on_commit(results.campaign_updated_event(campaign, summary))
+        sent += 1
+    return sent

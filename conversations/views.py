@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
-from conversations.permissions import user_is_agent
+from conversations.permissions import user_is_agent, user_is_campaign_manager
 from conversations.selectors import inbox_event_head
 
 
@@ -18,6 +18,7 @@ def inbox(request, conversation_id: int | None = None):
             "username": request.user.username,
             "name": request.user.get_full_name() or request.user.username,
             "is_staff": request.user.is_staff or request.user.is_superuser,
+            "can_manage_campaigns": user_is_campaign_manager(request.user),
         },
         # Read before the page loads its data: replaying from here misses nothing.
         "event_cursor": inbox_event_head(),

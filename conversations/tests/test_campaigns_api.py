@@ -226,3 +226,13 @@ def test_schema_documents_the_campaign_endpoints(manager_client):
                  "/api/v1/campaigns/{id}/start/", "/api/v1/campaigns/{id}/pause/", "/api/v1/campaigns/{id}/resume/",
                  "/api/v1/campaigns/{id}/stop/", "/api/v1/campaigns/{id}/export/"]:
         assert path in schema["paths"], path
+
+
+# --- the page ----------------------------------------------------------------------------------------------
+def test_the_campaigns_page_and_its_inbox_link_are_for_campaign_managers_only(client, agent, manager):
+    client.force_login(agent)
+    assert client.get("/campaigns/").status_code == 403
+    assert b'href="/campaigns/"' not in client.get("/inbox/").content
+    client.force_login(manager)
+    assert client.get("/campaigns/").status_code == 200
+    assert b'href="/campaigns/"' in client.get("/inbox/").content

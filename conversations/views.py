@@ -18,11 +18,11 @@ def inbox(request, conversation_id: int | None = None):
             "username": request.user.username,
             "name": request.user.get_full_name() or request.user.username,
             "is_staff": request.user.is_staff or request.user.is_superuser,
-            "can_manage_campaigns": user_is_campaign_manager(request.user),
         },
         # Read before the page loads its data: replaying from here misses nothing.
         "event_cursor": inbox_event_head(),
         "conversation_id": conversation_id,
         "numbers": {"whatsapp": settings.PLIVO_WHATSAPP_NUMBER, "sms": settings.PLIVO_SMS_NUMBER},
     }
-    return render(request, "conversations/inbox.html", {"bootstrap": bootstrap})
+    return render(request, "conversations/inbox.html",
+                  {"bootstrap": bootstrap, "can_manage_campaigns": user_is_campaign_manager(request.user)})

@@ -19,6 +19,7 @@ from conversations.api.input import validated
 from conversations.api.messages import AUTHENTICATION
 from conversations.api.schema import ERRORS, error_response
 from conversations.campaign_models import Campaign
+from conversations.models import Channel
 from conversations.campaigns import lifecycle, recipients, results
 from conversations.campaigns.serialize import CampaignSerializer, RecipientSerializer, campaign_represent
 from conversations.permissions import IsCampaignManager
@@ -42,7 +43,7 @@ class TemplateRefInput(serializers.Serializer):
 
 class CampaignCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    channel = serializers.ChoiceField(choices=["whatsapp", "sms"])
+    channel = serializers.ChoiceField(choices=Channel.choices)
     template = TemplateRefInput(required=False, help_text="WhatsApp: an approved template.")
     text = serializers.CharField(required=False, allow_blank=True, max_length=1600,
                                  help_text="SMS: the text; {{1}}, {{2}}... are each recipient's parameters.")

@@ -18,14 +18,14 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations import events
 from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.campaigns import results, rules
 from conversations.campaigns.lifecycle import campaign_fail, campaign_rate, template_problem
-from conversations.models import OutboundJob
+from conversations.models import Contact, Conversation, OutboundJob
 from conversations.outbound.service import message_send
 from messaging_site.errors import ApplicationError
 
@@ -58,35 +58,53 @@ def campaigns_dispatch() -> int:
 
 
 def campaign_dispatch_batch(*, campaign_id: int) -> int:
+    """One batch of one campaign: reserve its share of the campaign's rate (a short lock on the
+    campaign, so every worker may dispatch the same campaign at once), then claim, check and
+    queue that many recipients in one transaction."""
+    reservation = _reserve(campaign_id)
+    if reservation is None:
+        return 0
+    campaign, allowance, rate, now = reservation
+    queued = None
+    try:
+        with transaction.atomic():
+            due = (campaign.recipients.filter(status=CampaignRecipient.Status.PENDING)
+                   .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("id"))
+            batch = list(due.select_for_update(skip_locked=True)[:allowance])
+            if not batch:
+                _complete_if_done(campaign, now=now)
+                return 0
+            queued = _queue(campaign, batch, now=now)
+            return queued or 0
+    finally:
+        if (queued or 0) < allowance:  # give back the share this batch did not use
+            Campaign.objects.filter(pk=campaign.pk).update(
+                next_dispatch_at=F("next_dispatch_at") - timedelta(seconds=(allowance - (queued or 0)) / rate))
+
+
+def _reserve(campaign_id: int):
+    """(campaign, how many recipients may be queued now, rate, now), moving the campaign's
+    pacing on by that many; None when it is not due (or another worker holds it this instant)."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id, status=Status.SENDING).first()
         if campaign is None:
-            return 0  # another worker is on it, or it stopped
+            return None
         if problem := template_problem(campaign):
             campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
-            return 0
+            return None
         now = timezone.now()
         rate = campaign_rate(campaign)
         next_at = campaign.next_dispatch_at or now
         if next_at > now:
-            return 0
+            return None
         base = max(next_at, now - timedelta(seconds=CATCH_UP_SECONDS))
         allowance = min(BATCH_MAX, int((now - base).total_seconds() * rate) + 1)
         backlog = OutboundJob.objects.filter(state=OutboundJob.State.PENDING, priority=OutboundJob.Priority.BULK).count()
         allowance = min(allowance, int(rate * BACKLOG_SECONDS) + 1 - backlog)
         if allowance <= 0:
-            return 0
-        due = (campaign.recipients.filter(status=CampaignRecipient.Status.PENDING)
-               .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("id"))
-        batch = list(due.select_for_update(skip_locked=True)[:allowance])
-        if not batch:
-            _complete_if_done(campaign, now=now)
-            return 0
-        queued = _queue(campaign, batch, now=now)
-        if queued is None:
-            return 0
-        Campaign.objects.filter(pk=campaign.pk).update(next_dispatch_at=base + timedelta(seconds=max(queued, 1) / rate))
-        return queued
+            return None
+        Campaign.objects.filter(pk=campaign.pk).update(next_dispatch_at=base + timedelta(seconds=allowance / rate))
+        return campaign, allowance, rate, now
 
 
 def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | None:
@@ -97,6 +115,8 @@ def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | 
                                       opt_in_required=rules.requires_opt_in(campaign, template))
     already = set(CampaignRecipient.objects.filter(campaign=campaign, phone__in=phones, message__isnull=False)
                   .values_list("phone", flat=True))
+    threads = _conversations_for([r.phone for r in batch if r.phone not in refusals and r.phone not in already],
+                                 channel=campaign.channel)
     queued = 0
     for recipient in batch:
         if recipient.phone in refusals:
@@ -110,7 +130,7 @@ def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | 
             CampaignRecipient.objects.filter(pk=recipient.pk).update(not_before=wait_until)
             continue
         try:
-            message, _ = message_send(to=recipient.phone, channel=campaign.channel, priority=OutboundJob.Priority.BULK,
+            message, _ = message_send(conversation=threads[recipient.phone], priority=OutboundJob.Priority.BULK,
                                       **rules.message_content(campaign, template, recipient.parameters))
         except ApplicationError as exc:
             if exc.code.startswith("template_not"):
@@ -123,6 +143,22 @@ def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | 
         already.add(recipient.phone)
         queued += 1
     return queued
+
+
+def _conversations_for(phones: list[str], *, channel: str) -> dict[str, Conversation]:
+    """Each number's conversation on `channel`, created in bulk where new (a campaign reaches
+    mostly new contacts: three queries for the batch instead of several per recipient). Numbers
+    on the suppression list never get here (`consent_refusals` took them out)."""
+    contacts = {contact.phone: contact for contact in Contact.objects.filter(phone__in=phones)}
+    if missing := [phone for phone in phones if phone not in contacts]:
+        Contact.objects.bulk_create([Contact(phone=phone) for phone in missing], ignore_conflicts=True)
+        contacts.update({contact.phone: contact for contact in Contact.objects.filter(phone__in=missing)})
+    by_contact = {c.contact_id: c for c in Conversation.objects.filter(contact__in=list(contacts.values()), channel=channel)}
+    if missing_threads := [contact for contact in contacts.values() if contact.pk not in by_contact]:
+        Conversation.objects.bulk_create([Conversation(contact=contact, channel=channel) for contact in missing_threads],
+                                         ignore_conflicts=True)
+        by_contact.update({c.contact_id: c for c in Conversation.objects.filter(contact__in=missing_threads, channel=channel)})
+    return {phone: by_contact[contact.pk] for phone, contact in contacts.items()}
 
 
 def _skip(recipient: CampaignRecipient, reason: str, detail: str) -> None:

@@ -101,7 +101,7 @@ def test_a_batch_that_dies_midway_leaves_nothing_and_the_rerun_sends_each_once(m
     real_send = dispatch.message_send
 
     def dies_on_the_third(**kwargs):
-        calls.append(kwargs["to"])
+        calls.append(kwargs["conversation"].pk)
         if len(calls) == 3:
             raise RuntimeError("worker killed")
         return real_send(**kwargs)

@@ -243,3 +243,19 @@ def test_progress_is_pushed_when_the_figures_change(manager, fake_plivo, any_hou
     event = InboxEvent.objects.filter(type="campaign.updated").last()
     assert event.data["campaign"]["id"] == campaign.pk and event.data["campaign"]["status"] == "completed"
     assert event.data["campaign"]["counts"]["sent"] == 4 and event.data["campaign"]["progress"] == 1.0
+
+
+def test_a_malformed_quiet_hours_setting_stops_the_start(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.CAMPAIGN_QUIET_HOURS = "21:00-08:00"
+    with pytest.raises(SystemCheckError, match="CAMPAIGN_QUIET_HOURS"):
+        call_command("check")
+
+
+def test_a_number_whose_zones_are_unknown_uses_the_country_then_the_servers_zone():
+    from conversations.campaigns.rules import number_time_zones
+
+    assert [zone.key for zone in number_time_zones("+14155552001")] == ["America/Los_Angeles"]
+    assert "Europe/London" in [zone.key for zone in number_time_zones("+447700900123")]

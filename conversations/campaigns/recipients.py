@@ -176,3 +176,12 @@ def recipients_add_label(*, campaign: Campaign, label: str, parameters: list | N
         raise ApplicationError(f"No {campaign.get_channel_display()} conversation carries the label {label!r}.",
                                code="no_recipients", field="label", status=400)
     return recipients_add(campaign=campaign, rows=[(phone, list(parameters or [])) for phone in phones])
+
+
+def campaign_recipients_erase(*, phone: str, placeholder: str) -> None:
+    """The contact with `phone` was erased: their number and parameters leave every campaign
+    (the rows stay, so counts stay right), and a campaign not yet sent to them never will be."""
+    recipients = CampaignRecipient.objects.filter(phone=phone)
+    recipients.filter(status=CampaignRecipient.Status.PENDING).update(
+        status=CampaignRecipient.Status.SKIPPED, skip_reason=Reason.OPTED_OUT, skip_detail="The contact was erased.")
+    recipients.update(phone=placeholder, parameters=[])

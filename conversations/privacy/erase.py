@@ -26,6 +26,7 @@ from conversations.models import (
     OutboundJob,
     SendAttempt,
 )
+from conversations.campaigns.recipients import campaign_recipients_erase
 from conversations.privacy.audit import audit_record
 from conversations.privacy.suppression import number_suppress
 from messaging_site.errors import ApplicationError
@@ -77,6 +78,7 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
         Q(data__contact__id=contact.pk) | Q(data__conversation__id__in=conversation_ids) | Q(data__message__id__in=message_ids)
     ).delete()
 
+    campaign_recipients_erase(phone=contact.phone, placeholder=erased_phone(contact.pk))  # campaigns (issue 15)
     contact.phone = erased_phone(contact.pk)
     contact.display_name = ""
     contact.sms_opt_out_reason = contact.whatsapp_opt_out_reason = ""

@@ -259,3 +259,14 @@ def test_a_number_whose_zones_are_unknown_uses_the_country_then_the_servers_zone
 
     assert [zone.key for zone in number_time_zones("+14155552001")] == ["America/Los_Angeles"]
     assert "Europe/London" in [zone.key for zone in number_time_zones("+447700900123")]
+
+
+def test_erasing_a_contact_takes_them_out_of_every_campaign(manager, staff, any_hour):
+    from conversations.privacy.erase import contact_erase
+
+    campaign = whatsapp_campaign(manager, phones=PHONES[:2])
+    contact = ContactFactory(phone=PHONES[0])
+    contact_erase(contact=contact, by=staff, reason="their request")
+    erased = campaign.recipients.exclude(phone=PHONES[1]).get()
+    assert erased.phone.startswith("+999") and erased.parameters == []
+    assert (erased.status, erased.skip_reason) == ("skipped", "opted_out")

@@ -43,35 +43,9 @@ from support import (  # bench/support.py, beside this script
     production_env,
     wipeable_database_url,
 )
-from outbound_drain import destinations  # noqa: E402 (beside this script)
+from outbound_drain import destinations, probe_loop  # beside this script
 
 AUTH_TOKEN = secrets.token_urlsafe(24)
-
-
-def probe_loop(api, stop: threading.Event, every: float, results: list) -> None:
-    """Queue an agent's SMS reply every `every` seconds; time each until the fake API accepts it."""
-    from django.db import connection
-
-    from conversations.outbound import message_send
-
-    waiting, arrived = {}, {}
-
-    def on_accepted(message):
-        ref = (message.url or "").rsplit("ref=", 1)[-1]
-        if ref in waiting:
-            arrived[ref] = time.monotonic()
-
-    api.listeners.append(on_accepted)
-    numbers = iter(destinations(1000, start=20000))
-    while not stop.wait(every):
-        started = time.monotonic()
-        message, _ = message_send(to=next(numbers), channel="sms", kind="text", text="An agent's reply")
-        waiting[str(message.pk)] = started
-    deadline = time.monotonic() + 30
-    while len(arrived) < len(waiting) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    results.extend(arrived.get(ref, float("inf")) - started for ref, started in waiting.items())
-    connection.close()
 
 
 def main():
@@ -132,7 +106,7 @@ def main():
                                  "--worker-id", f"bench-{n}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
                for n, log in enumerate(logs)]
     probes, stop_probes = [], threading.Event()
-    prober = threading.Thread(target=probe_loop, args=(api, stop_probes, args.probe_every, probes), daemon=True)
+    prober = threading.Thread(target=probe_loop, args=(api, stop_probes, args.probe_every, probes, lambda: True), daemon=True)
     prober.start()
     late_opted_out_at = None
     while True:

@@ -57,6 +57,16 @@ def campaigns_dispatch() -> int:
     return queued
 
 
+def campaigns_have_due_recipients() -> bool:
+    """Whether a sending campaign still has recipients to queue now (an `--until-idle` worker
+    is not idle then; recipients waiting for their morning do not count)."""
+    now = timezone.now()
+    return CampaignRecipient.objects.filter(
+        campaign__status__in=[Status.SENDING, Status.SCHEDULED], status=CampaignRecipient.Status.PENDING,
+    ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).filter(
+        Q(campaign__status=Status.SENDING) | Q(campaign__scheduled_at__lte=now)).exists()
+
+
 def campaign_dispatch_batch(*, campaign_id: int) -> int:
     """One batch of one campaign: reserve its share of the campaign's rate (a short lock on the
     campaign, so every worker may dispatch the same campaign at once), then claim, check and

@@ -122,8 +122,10 @@ class OutboundWorker(WorkerLoop):
         return bool(claimed)
 
     def idle(self) -> bool:
+        from conversations.campaigns.dispatch import campaigns_have_due_recipients
+
         return self._in_hand == 0 and not OutboundJob.objects.filter(
-            state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT]).exists()
+            state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT]).exists() and not campaigns_have_due_recipients()
 
     def wait(self, timeout: float) -> None:
         self._slot_freed.wait(timeout)

@@ -270,3 +270,13 @@ def test_erasing_a_contact_takes_them_out_of_every_campaign(manager, staff, any_
     erased = campaign.recipients.exclude(phone=PHONES[1]).get()
     assert erased.phone.startswith("+999") and erased.parameters == []
     assert (erased.status, erased.skip_reason) == ("skipped", "opted_out")
+
+
+def test_an_until_idle_worker_is_not_idle_while_a_campaign_has_recipients_due(manager, fake_plivo, any_hour):
+    from conversations.tests.outbound_support import drain
+
+    campaign = started(whatsapp_campaign(manager, phones=PHONES, rate_per_second=20), manager)
+    drain()  # one run of the worker, until it is idle: the whole campaign
+    assert sent_numbers(fake_plivo) == Counter({phone: 1 for phone in PHONES})
+    campaign.refresh_from_db()
+    assert campaign.recipients.filter(status="pending").count() == 0

@@ -17,7 +17,7 @@ from conversations.tests.outbound_support import drain
 @pytest.fixture
 def manager(agents_group):
     user = UserFactory(username="carol", first_name="Carol")
-    user.groups.add(agents_group, Group.objects.get(name=CAMPAIGN_MANAGERS_GROUP))
+    user.groups.add(agents_group, Group.objects.get_or_create(name=CAMPAIGN_MANAGERS_GROUP)[0])
     return user
 
 

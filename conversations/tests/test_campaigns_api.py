@@ -2,9 +2,11 @@
 lifecycle with its 409s, the audit entries, results and the CSV export."""
 
 import csv
+import importlib
 import io
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -33,8 +35,13 @@ def create(client, **overrides):
 
 
 # --- who may -----------------------------------------------------------------------------------------
-def test_migration_creates_the_campaign_managers_group():
+def test_migration_creates_the_campaign_managers_group_the_permission_check_uses():
     assert Group.objects.filter(name=CAMPAIGN_MANAGERS_GROUP).exists()
+    Group.objects.filter(name=CAMPAIGN_MANAGERS_GROUP).delete()
+    migration = importlib.import_module("conversations.migrations.0013_campaigns")
+    migration.create_campaign_managers_group(apps, None)
+    migration.create_campaign_managers_group(apps, None)
+    assert Group.objects.filter(name=CAMPAIGN_MANAGERS_GROUP).count() == 1
 
 
 def test_an_agent_outside_the_group_is_refused_everywhere(agent_client, manager):
@@ -54,7 +61,7 @@ def test_an_agent_outside_the_group_is_refused_everywhere(agent_client, manager)
 def test_non_agents_and_anonymous_callers_are_refused(api_client, outsider):
     assert api_client.get("/api/v1/campaigns/").status_code == 401
     api_client.force_authenticate(outsider)
-    outsider.groups.add(Group.objects.get(name=CAMPAIGN_MANAGERS_GROUP))  # the group alone does not make an agent
+    outsider.groups.add(Group.objects.get_or_create(name=CAMPAIGN_MANAGERS_GROUP)[0])  # the group alone does not make an agent
     assert api_client.get("/api/v1/campaigns/").status_code == 403
 
 

@@ -71,6 +71,14 @@ function columnSelect(id, header, selected) {
   return select;
 }
 
+/** Forget the file and report of the campaign shown before (call before `setupUpload`). */
+export function resetUpload() {
+  $("csv-file").onchange = null; // until setupUpload() wires it for the campaign now shown
+  $("csv-file").value = "";
+  $("mapping").hidden = true;
+  $("skipped-report").hidden = true;
+}
+
 /**
  * Wire the upload area of a draft campaign.
  * `message`: {parameterCount, preview(values) -> segments}; `onAdded()`: after recipients were added.
@@ -79,9 +87,6 @@ export function setupUpload({ campaignId, message, batchSize, maxRows, onAdded }
   let header = [];
   let rows = [];
   const file = $("csv-file");
-  file.value = "";
-  $("mapping").hidden = true;
-  $("skipped-report").hidden = true;
 
   file.onchange = async () => {
     const chosen = file.files[0];
@@ -93,6 +98,8 @@ export function setupUpload({ campaignId, message, batchSize, maxRows, onAdded }
     if (rows.length > maxRows) return showUploadProblem(`The file has ${count(rows.length)} rows; the limit is ${count(maxRows)}. Split it.`);
     buildMapping();
   };
+
+  if (file.files[0]) file.onchange(); // chosen while the message was being loaded
 
   function showUploadProblem(text) {
     $("mapping").hidden = true;

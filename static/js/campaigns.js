@@ -6,7 +6,7 @@
  * refetches what it shows. Everything from the server reaches the page through textContent. */
 
 import { api } from "./api.js";
-import { fillBubble, renderSegments, setupUpload } from "./campaign_csv.js";
+import { fillBubble, renderSegments, resetUpload, setupUpload } from "./campaign_csv.js";
 import { $, el } from "./dom.js";
 import { channelLabel, clockTime, count, duration, relativeTime } from "./format.js";
 
@@ -162,7 +162,7 @@ async function openDetail(id, push) {
   if (push) history.pushState({ id }, "", `/campaigns/${id}/`);
   show("detail");
   $("detail-error").hidden = true;
-  $("skipped-report").hidden = true;
+  resetUpload();
   try {
     const campaign = await api("GET", `/api/v1/campaigns/${id}/`);
     page.current = campaign;

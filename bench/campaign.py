@@ -57,6 +57,8 @@ def main():
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per request at the fake API")
     parser.add_argument("--rate", type=float, default=None, help="the campaign's rate_per_second (default: as allowed)")
     parser.add_argument("--probe-every", type=float, default=3.0, help="seconds between agent replies")
+    parser.add_argument("--max-seconds", type=float, default=540.0,
+                        help="stop waiting after this long and report what was sent by then")
     args = parser.parse_args()
 
     wipeable_database_url()
@@ -112,6 +114,9 @@ def main():
     while True:
         campaign.refresh_from_db()
         if campaign.status != "sending" or any(w.poll() is not None for w in workers):
+            break
+        if time.perf_counter() - wall_started > args.max_seconds:
+            print(f"  (stopped waiting after {args.max_seconds:.0f} s: the figures are for what was sent by then)")
             break
         if late_opted_out_at is None and campaign.recipients.filter(status="queued").count() >= args.recipients // 3:
             for number in late:

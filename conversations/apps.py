@@ -40,9 +40,11 @@ def check_plivo_settings(app_configs=None, **kwargs):
         )
     from django.core.exceptions import ImproperlyConfigured
 
+    from conversations.campaigns.rules import quiet_hours_parse
     from conversations.outbound.pacing import rate_parse, sender_mps_parse
 
-    for name, parse in (("PLIVO_API_RATE_LIMIT", rate_parse), ("PLIVO_SENDER_MPS", sender_mps_parse)):
+    for name, parse in (("PLIVO_API_RATE_LIMIT", rate_parse), ("PLIVO_SENDER_MPS", sender_mps_parse),
+                        ("CAMPAIGN_QUIET_HOURS", quiet_hours_parse)):
         try:
             parse(getattr(settings, name))
         except ImproperlyConfigured as exc:

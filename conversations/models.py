@@ -26,6 +26,7 @@ from conversations.reports.models import (  # noqa: F401 (defined there)
     ReportPending,
     ReportSettings,
 )
+from conversations.campaign_models import Campaign, CampaignRecipient  # noqa: F401 (defined there)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)

@@ -31,3 +31,20 @@ class IsAgent(BasePermission):
 
     def has_permission(self, request, view):
         return user_is_agent(request.user)
+
+
+CAMPAIGN_MANAGERS_GROUP = "Campaign managers"
+
+
+def user_is_campaign_manager(user) -> bool:
+    """Campaigns send to thousands at once: staff, and agents in the Campaign managers group."""
+    if not user_is_agent(user):
+        return False
+    return user.is_staff or user.is_superuser or user.groups.filter(name=CAMPAIGN_MANAGERS_GROUP).exists()
+
+
+class IsCampaignManager(BasePermission):
+    message = "Only staff and members of the Campaign managers group can manage campaigns."
+
+    def has_permission(self, request, view):
+        return user_is_campaign_manager(request.user)

@@ -5,7 +5,7 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
 
 from conversations.models import MediaFile
-from conversations.permissions import user_is_agent
+from conversations.permissions import user_is_agent, user_is_campaign_manager
 from conversations.selectors import inbox_event_head
 
 
@@ -26,7 +26,8 @@ def inbox(request, conversation_id: int | None = None):
         "conversation_id": conversation_id,
         "numbers": {"whatsapp": settings.PLIVO_WHATSAPP_NUMBER, "sms": settings.PLIVO_SMS_NUMBER},
     }
-    return render(request, "conversations/inbox.html", {"bootstrap": bootstrap})
+    return render(request, "conversations/inbox.html",
+                  {"bootstrap": bootstrap, "can_manage_campaigns": user_is_campaign_manager(request.user)})
 
 
 INLINE_MEDIA_PREFIXES = ("image/", "video/", "audio/")

@@ -345,6 +345,11 @@ PRIVACY_HASH_KEY = env.str("PRIVACY_HASH_KEY", default="")
 # Marketing campaigns only to contacts with a recorded opt-in on the channel.
 CAMPAIGN_REQUIRE_OPT_IN = env.bool("CAMPAIGN_REQUIRE_OPT_IN", default=False)
 
+# --- Campaigns (issue 15) ----------------------------------------------------------------------
+# No campaign message outside this window of the recipient's local time (from their number);
+# TCPA's 08:00-21:00 by default. Empty: no quiet hours.
+CAMPAIGN_QUIET_HOURS = env.str("CAMPAIGN_QUIET_HOURS", default="08:00-21:00")
+
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("inbox/", include("conversations.urls")),
+    path("campaigns/", include("conversations.campaigns.urls")),
     path("api/v1/", include("conversations.api.urls")),
     path("webhooks/", include("webhooks.urls")),
 ]

@@ -5,6 +5,7 @@ from conversations.api import (
     agents,
     attachments,
     bulk,
+    campaigns,
     canned_replies,
     conversation_start,
     contacts,
@@ -39,4 +40,5 @@ urlpatterns = [
     *privacy.urlpatterns,
     *reports.urlpatterns,
     *attachments.urlpatterns,
+    *campaigns.urlpatterns,
 ]

@@ -38,6 +38,21 @@ logger = logging.getLogger(__name__)
 INBOX_EVENT_PRUNE_INTERVAL_SECONDS = 3600
 MEDIA_DOWNLOAD_INTERVAL_SECONDS = 1.0
 MEDIA_DOWNLOADS_AT_ONCE = 4
+CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.25
+CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
+
+
+def _campaigns_dispatch():
+    # Imported here: campaigns queue through this package (a module-level import is a cycle).
+    from conversations.campaigns.dispatch import campaigns_dispatch
+
+    return campaigns_dispatch()
+
+
+def _campaigns_progress():
+    from conversations.campaigns.dispatch import campaigns_progress_broadcast
+
+    return campaigns_progress_broadcast()
 
 
 def default_worker_name() -> str:
@@ -78,6 +93,8 @@ class OutboundWorker(WorkerLoop):
             Chore("refresh report rollups", settings.REPORTS_REFRESH_SECONDS, report_refresh_in_background),
             Chore("download inbound media", MEDIA_DOWNLOAD_INTERVAL_SECONDS, self.media_downloads),
             Chore("prune unsent attachments", INBOX_EVENT_PRUNE_INTERVAL_SECONDS, attachments_unsent_prune),
+            Chore("dispatch campaigns", CAMPAIGN_DISPATCH_INTERVAL_SECONDS, _campaigns_dispatch),
+            Chore("campaign progress", CAMPAIGN_PROGRESS_INTERVAL_SECONDS, _campaigns_progress),
         ])
         self.worker_id = (worker_id or default_worker_name())[:64]
         self.name = f"outbound worker {self.worker_id}"
@@ -113,8 +130,10 @@ class OutboundWorker(WorkerLoop):
         return bool(claimed)
 
     def idle(self) -> bool:
+        from conversations.campaigns.dispatch import campaigns_have_due_recipients
+
         return self._in_hand == 0 and not OutboundJob.objects.filter(
-            state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT]).exists()
+            state__in=[OutboundJob.State.PENDING, OutboundJob.State.IN_FLIGHT]).exists() and not campaigns_have_due_recipients()
 
     def wait(self, timeout: float) -> None:
         self._slot_freed.wait(timeout)

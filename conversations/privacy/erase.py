@@ -26,9 +26,10 @@ from conversations.models import (
     OutboundJob,
     SendAttempt,
 )
-from conversations.reports.rollups import report_mark
+from conversations.campaigns.recipients import campaign_recipients_erase
 from conversations.privacy.audit import audit_record
 from conversations.privacy.suppression import number_suppress
+from conversations.reports.rollups import report_mark
 from conversations.services.attachments import media_files_delete
 from messaging_site.errors import ApplicationError
 
@@ -81,6 +82,7 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
         Q(data__contact__id=contact.pk) | Q(data__conversation__id__in=conversation_ids) | Q(data__message__id__in=message_ids)
     ).delete()
 
+    campaign_recipients_erase(phone=contact.phone, placeholder=erased_phone(contact.pk))  # campaigns (issue 15)
     contact.phone = erased_phone(contact.pk)
     contact.display_name = ""
     contact.sms_opt_out_reason = contact.whatsapp_opt_out_reason = ""

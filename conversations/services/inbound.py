@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations import events
+from conversations.campaigns.results import replies_record
 from conversations.models import Contact, Conversation, Message, MessageStatus
 from conversations.services.contacts import contact_get_or_create
 from conversations.services.conversations import conversation_get_or_create, conversation_record_message
@@ -54,6 +55,7 @@ def message_receive(*, payload, received_at=None, batch: events.BroadcastBatch |
         inbound_media_register(message=message)  # downloaded in the background, shown once stored
         conversation = conversation_record_message(conversation=conversation, message=message, inbound=True, batch=batch)
         keyword_apply(contact=contact, channel=payload.channel, text=payload.text, intent=payload.intent, batch=batch)
+        replies_record(conversation_id=conversation.pk, at=message.created_at)  # campaigns: "replied"
         message.conversation = conversation
         events.broadcast_on_commit(events.message_created_event(message), batch=batch)
     return message, True

@@ -27,4 +27,4 @@ def reports_page(request):
         "agents": [{"id": user.pk, "name": user.get_full_name() or user.username} for user in agent_list()],
         "labels": [{"id": label.pk, "name": label.name} for label in label_list()],
     }
-    return render(request, "conversations/reports.html", {"bootstrap": bootstrap, "user_name": request.user.get_full_name() or request.user.username})
+    return render(request, "conversations/reports.html", {"bootstrap": bootstrap})

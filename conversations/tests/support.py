@@ -23,3 +23,31 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def at_once(call, *, times: int = 4, timeout: float = 30) -> list:
+    """Run `call()` in `times` threads released together (each with its own database
+    connection); their results, after asserting that none raised."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(times)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(call())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not errors, errors
+    return results

@@ -168,30 +168,10 @@ def test_an_idempotency_key_reused_for_another_note_is_refused(agent_client):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_repeats_of_one_note_store_one(agent):
-    import threading
-
-    from django.db import connections
-
     from conversations.services.thread_entries import note_add
+    from conversations.tests.support import at_once
 
     conversation = open_conversation()
-    barrier = threading.Barrier(4)
-    notes, errors = [], []
-
-    def add():
-        try:
-            barrier.wait()
-            notes.append(note_add(conversation=conversation, author=agent, text="once", idempotency_key="same-click"))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=add) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors
+    notes = at_once(lambda: note_add(conversation=conversation, author=agent, text="once", idempotency_key="same-click"))
     assert len({note.pk for note in notes}) == 1
     assert Message.objects.filter(kind="note").count() == 1

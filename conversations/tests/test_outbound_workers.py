@@ -4,20 +4,18 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections
 
 from conversations.models import Message, MessageStatus, OutboundJob, SendAttempt
 from conversations.outbound import message_send
 from conversations.tests.factories import ContactFactory, ConversationFactory, UserFactory
 from conversations.tests.live_server import LiveServer, database_url_for_current_connection
 from conversations.tests.outbound_support import open_conversation, reload
-from conversations.tests.support import wait_for
+from conversations.tests.support import at_once, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,25 +145,8 @@ def test_two_workers_racing_never_send_a_message_twice(fake_plivo, workers):
 @pytest.mark.postgres
 def test_concurrent_requests_with_one_idempotency_key_store_one_message(agent):
     conversation = open_conversation(phone="+14155550123")
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def send():
-        try:
-            barrier.wait()
-            results.append(message_send(conversation=conversation, kind="text", text="Hi", sent_by=agent,
-                                        idempotency_key="same-click"))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors
+    results = at_once(lambda: message_send(conversation=conversation, kind="text", text="Hi", sent_by=agent,
+                                           idempotency_key="same-click"))
     assert len({message.pk for message, _ in results}) == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert Message.objects.filter(direction="outbound").count() == OutboundJob.objects.count() == 1

@@ -78,7 +78,7 @@ SEARCH_FEW = 5000
 SEARCH_WINDOW = 200
 SEARCH_WINDOWS = 2
 # On PostgreSQL the planner's estimates (no rows read) pick the route: route 1 only when few
-# matches are expected (listing many is what costs; the estimates of a name or a word run up to a
+# messages are expected to match (listing many is what costs; the estimate of a word runs up to a
 # few times low, hence the margin), route 2 only when matches are expected among at least this
 # share of the conversations (sparser, and both windows would miss).
 SEARCH_FEW_EXPECTED_SHARE = 0.25
@@ -165,7 +165,10 @@ def conversations_matching(conversations: QuerySet, query: str, *, limit: int) -
     exact for the first `limit` + 1 in list order, which is all a page reads. Every route gives
     the same page: the estimates only choose which is tried."""
     contacts, messages = _expected_matches(query)
-    if max(contacts, messages) <= SEARCH_FEW * SEARCH_FEW_EXPECTED_SHARE:
+    # Contacts are listed first and stop at SEARCH_FEW (cheap either way, and a phone fragment's
+    # estimate runs far too high to go by); the message index is the costly one to list (but
+    # digits, rare in messages, get the planner's default estimate: far too high too).
+    if _phone_digits(query) or messages <= SEARCH_FEW * SEARCH_FEW_EXPECTED_SHARE:
         few = _search_few(query)
         if few is not None:
             return conversations.filter(pk__in=few)

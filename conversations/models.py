@@ -22,6 +22,7 @@ from conversations.team_models import CannedReply, Label  # noqa: F401 (defined 
 from conversations.reports.models import (  # noqa: F401 (defined there)
     ReportDay,
     ReportDuration,
+    ReportDurationCount,
     ReportEpisode,
     ReportPending,
     ReportSettings,

@@ -137,6 +137,33 @@ class ReportDuration(models.Model):
         return f"{self.get_kind_display()} {self.seconds:.0f} s on {self.day}"
 
 
+class ReportDurationCount(models.Model):
+    """How many `ReportDuration` rows of one day × channel × agent × label × kind fall in each
+    duration bucket (`percentiles.DURATION_BUCKETS`), so that a median is found by reading only
+    the one bucket that holds it. `label_id` 0: all labels; kept with the day's `ReportDay` rows."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=16)
+    agent_id = models.IntegerField()
+    label_id = models.IntegerField()
+    kind = models.PositiveSmallIntegerField(choices=ReportDuration.Kind.choices)
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel", "agent_id", "label_id", "kind", "bucket"],
+                                    name="report_duration_count_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["label_id", "kind", "day"], include=["channel", "agent_id", "bucket", "count"],
+                         name="report_duration_count_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} kind {self.kind} bucket {self.bucket}: {self.count}"
+
+
 NO_AGENT = 0  # `ReportDay.agent_id` of what no agent sent or holds
 ALL_LABELS = 0  # `ReportDay.label_id` of the rows that count everything once
 

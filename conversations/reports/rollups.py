@@ -26,10 +26,12 @@ from conversations.reports.models import (
     NO_AGENT,
     ReportDay,
     ReportDuration,
+    ReportDurationCount,
     ReportEpisode,
     ReportPending,
     ReportSettings,
 )
+from conversations.reports.percentiles import duration_counts_recount
 
 logger = logging.getLogger(__name__)
 # Keeps our advisory lock apart from anyone else's ("RPT").
@@ -134,6 +136,7 @@ def report_rebuild(*, say=lambda text: None) -> dict:
         ReportDuration.objects.all()._raw_delete(ReportDuration.objects.db)
         ReportEpisode.objects.all()._raw_delete(ReportEpisode.objects.db)
         ReportDay.objects.all()._raw_delete(ReportDay.objects.db)
+        ReportDurationCount.objects.all()._raw_delete(ReportDurationCount.objects.db)
         conversation_ids = list(Conversation.objects.order_by("pk").values_list("pk", flat=True))
         episodes = 0
         for start in range(0, len(conversation_ids), REBUILD_CONVERSATIONS_PER_QUERY):
@@ -193,7 +196,8 @@ def _episodes_replace(conversation_ids, *, team: _Team) -> set[date]:
 
 
 def day_recount(day: date, *, zone) -> None:
-    """Replace the `ReportDay` rows of `day` with a count over the raw rows."""
+    """Replace the `ReportDay` rows of `day` with a count over the raw rows (and its durations'
+    bucket counts with a count of its `ReportDuration` rows)."""
     start, end = day_bounds(day, zone)
     rows: dict[tuple, dict] = defaultdict(_empty_row)
     messages = Message.objects.filter(created_at__gte=start, created_at__lt=end, direction__in=[INBOUND, OUTBOUND])
@@ -241,6 +245,7 @@ def day_recount(day: date, *, zone) -> None:
         }) for (channel, agent_id, label_id), row in rows.items()],
         batch_size=2000,
     )
+    duration_counts_recount(day)
 
 
 def _empty_row() -> dict:

@@ -2,18 +2,15 @@
 
 One query reads the day rows of the range (the label's own rows when filtered by label, so no
 join), one sums the labelled rows per label, one gives the medians and 90th percentiles per agent
-and overall (PostgreSQL's percentile_cont over `ReportDuration` rows read in index order;
-elsewhere the same interpolation in Python), and two name the agents and labels shown.
+and overall (two: the bucket counts, then only the durations of the buckets that hold them, see
+percentiles.py), and two name the agents and labels shown.
 """
 
-import json
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Q, Sum
 
 from conversations.models import Label
@@ -27,6 +24,7 @@ from conversations.plivo_errors import (
     normalize_error_code,
 )
 from conversations.reports.hours import WEEKDAYS
+from conversations.reports.percentiles import durations_read_all, durations_selected
 from conversations.reports.models import ALL_LABELS, NO_AGENT, ReportDay, ReportDuration
 from conversations.reports.rollups import COUNTERS
 
@@ -201,38 +199,15 @@ def _agent_names(by_agent) -> dict[int, str]:
     return {user.pk: user.get_full_name() or user.username for user in users}
 
 
-# --- medians and 90th percentiles -----------------------------------------------------------------------
-def percentile_cont(ordered: list[float], fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont: linear interpolation between the two nearest values."""
-    if not ordered:
-        return None
-    position = fraction * (len(ordered) - 1)
-    lower = math.floor(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-def durations(report: ReportFilter, *, in_database: bool | None = None) -> dict:
+# --- medians and 90th percentiles (see percentiles.py) ----------------------------------------------------
+def durations(report: ReportFilter, *, in_database: bool = True) -> dict:
     """{"overall": {...}, "by_agent": {agent_id: {...}}} of median and p90 first response (episodes
-    opened in the range) and resolution (episodes resolved in it). `in_database`: computed by
-    PostgreSQL (its default there), or in Python (elsewhere)."""
+    opened in the range) and resolution (episodes resolved in it). `in_database`: read bucket by
+    bucket (the report's way), or every duration of the range read into Python (the reference)."""
     Kind = ReportDuration.Kind
     kinds = (Kind.FIRST_RESPONSE_BUSINESS, Kind.RESOLUTION_BUSINESS) if report.business_hours \
         else (Kind.FIRST_RESPONSE, Kind.RESOLUTION)
-    where = ["d.kind = %s", "d.day BETWEEN %s AND %s"]
-    params = [report.date_from, report.date_to]
-    if report.channel:
-        where.append("d.channel = %s")
-        params.append(report.channel)
-    if report.agent_id is not None:
-        where.append("d.agent_id = %s")
-        params.append(report.agent_id)
-    if in_database is None:
-        in_database = connection.vendor == "postgresql"
-    if in_database:
-        found = _durations_sql(kinds, where, params, report.label_id)
-    else:
-        found = _durations_python(kinds, where, params, report.label_id)
+    found = (durations_selected if in_database else durations_read_all)(report, kinds)
     result = {"overall": dict(_NO_DURATIONS), "by_agent": {}}
     names = {kinds[0]: "first_response_seconds", kinds[1]: "resolution_seconds"}
     for kind, agent_id, median, p90 in found:
@@ -240,52 +215,6 @@ def durations(report: ReportFilter, *, in_database: bool | None = None) -> dict:
         entry[names[kind]] = {"median": _round(median), "p90": _round(p90)}
     result["by_agent"].pop(NO_AGENT, None)
     return result
-
-
-def _durations_sql(kinds, where, params, label_id) -> list[tuple]:
-    """One statement: per kind, the range's durations read in order from an index (so the
-    percentile's own sort finds them sorted) overall and per agent."""
-    table = ReportDuration._meta.db_table
-    if label_id is not None:
-        where = [*where, "d.labels @> %s::jsonb"]
-        params = [*params, f"[{int(label_id)}]"]
-    condition = " AND ".join(where)
-    parts, all_params = [], []
-    for kind in kinds:
-        parts.append(
-            f"SELECT %s, NULL::integer, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
-            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
-            f"FROM (SELECT d.seconds FROM {table} d WHERE {condition} ORDER BY d.seconds) o HAVING count(*) > 0"
-        )
-        parts.append(
-            f"SELECT %s, agent_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
-            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) "
-            f"FROM (SELECT d.agent_id, d.seconds FROM {table} d WHERE {condition} ORDER BY d.agent_id, d.seconds) a "
-            f"GROUP BY agent_id"
-        )
-        all_params += [kind, kind, *params, kind, kind, *params]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), all_params)
-        return cursor.fetchall()
-
-
-def _durations_python(kinds, where, params, label_id) -> list[tuple]:
-    table = ReportDuration._meta.db_table
-    condition = " AND ".join(["d.kind IN (%s, %s)", *where[1:]])
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT d.kind, d.agent_id, d.seconds, d.labels FROM {table} d WHERE {condition}", [*kinds, *params])
-        rows = cursor.fetchall()
-    groups = defaultdict(list)
-    for kind, agent_id, seconds, labels in rows:
-        if label_id is not None and label_id not in json.loads(labels or "[]"):
-            continue
-        groups[(kind, None)].append(seconds)
-        groups[(kind, agent_id)].append(seconds)
-    found = []
-    for (kind, agent_id), values in groups.items():
-        values.sort()
-        found.append((kind, agent_id, percentile_cont(values, 0.5), percentile_cont(values, 0.9)))
-    return found
 
 
 def _round(seconds):

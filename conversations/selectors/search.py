@@ -1,8 +1,10 @@
 """Inbox search: a contact's name or phone, or any word of any message."""
 
+import json
 import re
 
 from django.conf import settings
+from django.db import connection
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -75,6 +77,12 @@ def conversation_search(conversations: QuerySet, query: str) -> QuerySet:
 SEARCH_FEW = 5000
 SEARCH_WINDOW = 200
 SEARCH_WINDOWS = 2
+# On PostgreSQL the planner's estimates (no rows read) pick the route: route 1 only when few
+# messages are expected to match (listing many is what costs; the estimate of a word runs up to a
+# few times low, hence the margin), route 2 only when matches are expected among at least this
+# share of the conversations (sparser, and both windows would miss).
+SEARCH_FEW_EXPECTED_SHARE = 0.25
+SEARCH_DENSE = 0.1
 
 
 def _search_few(query: str) -> set[int] | None:
@@ -135,13 +143,37 @@ def _search_in_newest_windows(conversations: QuerySet, query: str, limit: int) -
     return None
 
 
+def _planned_rows(queryset: QuerySet) -> float:
+    """How many rows PostgreSQL's planner expects `queryset` to give (it plans, reads nothing)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+
+
+def _expected_matches(query: str) -> tuple[float, float]:
+    """(matching contacts, matching messages) as the planner expects them; on SQLite (no such
+    estimate) small enough that every route is tried in turn."""
+    if not settings.DATABASE_IS_POSTGRES:
+        return 0, 0
+    return _planned_rows(Contact.objects.filter(_contact_match(query))), _planned_rows(_indexed_message_match(query))
+
+
 def conversations_matching(conversations: QuerySet, query: str, *, limit: int) -> QuerySet:
     """Narrow `conversations` to those matching `query` by the cheapest of the three routes;
-    exact for the first `limit` + 1 in list order, which is all a page reads."""
-    few = _search_few(query)
-    if few is not None:
-        return conversations.filter(pk__in=few)
-    newest = _search_in_newest_windows(conversations, query, limit)
-    if newest is not None:
-        return Conversation.objects.filter(pk__in=newest)
+    exact for the first `limit` + 1 in list order, which is all a page reads. Every route gives
+    the same page: the estimates only choose which is tried."""
+    contacts, messages = _expected_matches(query)
+    # Contacts are listed first and stop at SEARCH_FEW (cheap either way, and a phone fragment's
+    # estimate runs far too high to go by); the message index is the costly one to list (but
+    # digits, rare in messages, get the planner's default estimate: far too high too).
+    if _phone_digits(query) or messages <= SEARCH_FEW * SEARCH_FEW_EXPECTED_SHARE:
+        few = _search_few(query)
+        if few is not None:
+            return conversations.filter(pk__in=few)
+    if not settings.DATABASE_IS_POSTGRES or contacts + messages >= SEARCH_DENSE * _planned_rows(Conversation.objects.all()):
+        newest = _search_in_newest_windows(conversations, query, limit)
+        if newest is not None:
+            return Conversation.objects.filter(pk__in=newest)
     return conversation_search(conversations, query)

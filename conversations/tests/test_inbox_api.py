@@ -419,6 +419,7 @@ class TestSearchRoutes:
         from conversations.selectors import search
 
         monkeypatch.setattr(search, "SEARCH_FEW", 0)  # any match counts as "too many to list"
+        monkeypatch.setattr(search, "SEARCH_DENSE", 0)  # and the newest windows are always tried
 
     def test_rare_match_far_down_the_list_is_found(self, agent_client, monkeypatch):
         from conversations.selectors import search

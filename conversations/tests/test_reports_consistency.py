@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conversations.models import Label, Message, ReportDay, ReportEpisode, ReportPending
+from conversations.models import Label, Message, ReportDay, ReportDurationCount, ReportEpisode, ReportPending
 from conversations.outbound import jobs
 from conversations.reports.rollups import report_rebuild, report_refresh
 from conversations.reports.summary import ReportFilter, report_summary
@@ -111,7 +111,9 @@ def test_the_incremental_refresh_equals_a_rebuild(busy):
         episodes = sorted(ReportEpisode.objects.values_list(
             "conversation_id", "agent_id", "opened_at", "first_response_at", "resolved_at", "resolution_business_seconds"),
             key=str)
-        return days, episodes
+        buckets = sorted(ReportDurationCount.objects.values_list(
+            "day", "channel", "agent_id", "label_id", "kind", "bucket", "count"), key=str)
+        return days, episodes, buckets
 
     kept = snapshot()
     report_rebuild()
@@ -157,9 +159,10 @@ def test_the_query_count_does_not_grow_with_the_data(agent, other_agent):
     traffic([agent, other_agent], labels, customers=30, seed=2, numbers="+1415557")
     report_rebuild()
     assert ReportEpisode.objects.count() > 30
-    # Five per report at most (rows, labels' sums, durations, agents' and labels' names); an
-    # empty list of names to look up costs none.
-    assert small <= summary_queries() <= 2 * 5
+    # Six per report at most (rows, labels' sums, durations' bucket counts, the durations in the
+    # buckets that hold the medians and p90s, agents' and labels' names); an empty list of names
+    # to look up costs none.
+    assert small <= summary_queries() <= 2 * 6
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,16 +1,15 @@
-"""The inbox's core models: contacts, conversations, messages and their delivery history, templates,
-the outbox and the event log.
+"""The inbox's core models: contacts, conversations, messages and their delivery history, the
+event log and agents' notifications.
 
-Over 400 lines on purpose for now: five branches added models at once this session, so the split
-into a models package (one module per model family, re-exported here) waits for the next change
-to this file. Newer families already live apart: team_models.py (labels, canned replies) and privacy/.
+Other families live in their own modules and are re-exported here, so `conversations.models` stays
+the one place to import any model from: templates (template_models.py), the outbound queue
+(outbound_models.py), labels and canned replies (team_models.py), media, campaigns, reports and
+privacy.
 """
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
@@ -28,6 +27,13 @@ from conversations.reports.models import (  # noqa: F401 (defined there)
     ReportSettings,
 )
 from conversations.campaign_models import Campaign, CampaignRecipient  # noqa: F401 (defined there)
+from conversations.outbound_models import OutboundJob, PlivoPacing, SendAttempt  # noqa: F401 (defined there)
+from conversations.template_models import (  # noqa: F401 (defined there)
+    TEMPLATE_NAME_REGEX,
+    MessageTemplate,
+    template_variables,
+    validate_numbered_variables,
+)
 
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -322,264 +328,6 @@ class MessageStatusEvent(models.Model):
     @staticmethod
     def make_dedupe_key(plivo_message_uuid: str, status: str, sequence) -> str:
         return f"{plivo_message_uuid}:{status}:{'' if sequence is None else sequence}"
-
-
-TEMPLATE_NAME_REGEX = r"^[a-z0-9_]+$"
-TEMPLATE_VARIABLE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
-
-
-def template_variables(text: str) -> list[int]:
-    return sorted({int(n) for n in TEMPLATE_VARIABLE.findall(text or "")})
-
-
-def validate_numbered_variables(text: str, where: str) -> None:
-    numbers = template_variables(text)
-    if numbers and numbers != list(range(1, len(numbers) + 1)):
-        raise ValidationError(
-            f"{where} variables must be numbered {{{{1}}}} to {{{{{len(numbers)}}}}} without gaps; found "
-            + ", ".join(f"{{{{{n}}}}}" for n in numbers)
-        )
-
-
-class MessageTemplate(models.Model):
-    """A WhatsApp message template as approved (or not) by Meta."""
-
-    class Category(models.TextChoices):
-        MARKETING = "MARKETING", "Marketing"
-        UTILITY = "UTILITY", "Utility"
-        AUTHENTICATION = "AUTHENTICATION", "Authentication"
-
-    class Status(models.TextChoices):
-        APPROVED = "APPROVED", "Approved"
-        PENDING = "PENDING", "Pending"
-        REJECTED = "REJECTED", "Rejected"
-        PAUSED = "PAUSED", "Paused"
-        DISABLED = "DISABLED", "Disabled"
-
-    class HeaderType(models.TextChoices):
-        NONE = "none", "None"
-        TEXT = "text", "Text"
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
-        DOCUMENT = "document", "Document"
-
-    name = models.CharField(
-        max_length=512,
-        validators=[RegexValidator(TEMPLATE_NAME_REGEX, "Use lowercase letters, digits and underscores only.")],
-    )
-    language = models.CharField(
-        max_length=16,
-        validators=[RegexValidator(r"^[a-z]{2,3}(_[A-Z]{2})?$", "A language code such as en or en_US.")],
-    )
-    category = models.CharField(max_length=16, choices=Category.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    header_type = models.CharField(max_length=16, choices=HeaderType.choices, default=HeaderType.NONE)
-    header_text = models.CharField(max_length=60, blank=True)
-    body = models.TextField(max_length=1024)
-    footer = models.CharField(max_length=60, blank=True)
-    # [{"type": "quick_reply", "text": "Yes"}, {"type": "url", "text": "Track", "url": "https://x/{{1}}"},
-    #  {"type": "phone_number", "text": "Call us", "phone_number": "+1..."}]
-    buttons = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "language"]
-        constraints = [
-            models.UniqueConstraint(fields=["name", "language"], name="unique_template_name_language"),
-            models.CheckConstraint(condition=Q(name__regex=TEMPLATE_NAME_REGEX), name="template_name_format"),
-        ]
-
-    def __str__(self):
-        return f"{self.name} ({self.language})"
-
-    def clean(self):
-        errors = {}
-        for field, label in (("header_text", "Header"), ("body", "Body")):
-            try:
-                validate_numbered_variables(getattr(self, field), label)
-            except ValidationError as exc:
-                errors[field] = exc.messages
-        if self.header_type == self.HeaderType.TEXT and not self.header_text:
-            errors["header_text"] = ["A text header needs its text."]
-        if self.header_type != self.HeaderType.TEXT and self.header_text:
-            errors["header_text"] = ["Header text is only used with a text header."]
-        if TEMPLATE_VARIABLE.search(self.footer or ""):
-            errors["footer"] = ["The footer cannot contain variables."]
-        try:
-            self._clean_buttons()
-        except ValidationError as exc:
-            errors["buttons"] = exc.messages
-        if errors:
-            raise ValidationError(errors)
-
-    def _clean_buttons(self):
-        if not isinstance(self.buttons, list):
-            raise ValidationError("Buttons must be a list.")
-        if len(self.buttons) > 10:
-            raise ValidationError("WhatsApp allows at most 10 buttons.")
-        for index, button in enumerate(self.buttons):
-            if not isinstance(button, dict) or button.get("type") not in ("quick_reply", "url", "phone_number"):
-                raise ValidationError(f"Button {index + 1}: type must be quick_reply, url or phone_number.")
-            if not button.get("text"):
-                raise ValidationError(f"Button {index + 1}: needs a text.")
-            if button["type"] == "url":
-                if not str(button.get("url", "")).startswith(("https://", "http://")):
-                    raise ValidationError(f"Button {index + 1}: a url button needs an http(s) url.")
-                if len(template_variables(button["url"])) > 1:
-                    raise ValidationError(f"Button {index + 1}: a url takes at most one variable, {{{{1}}}}.")
-
-    # --- parameters and preview -----------------------------------------------------------
-    def parameter_slots(self) -> dict:
-        """How many parameters each component takes: the shape a sender must fill."""
-        header = 0
-        if self.header_type == self.HeaderType.TEXT:
-            header = len(template_variables(self.header_text))
-        elif self.header_type != self.HeaderType.NONE:
-            header = 1  # the media URL
-        buttons = []
-        for index, button in enumerate(self.buttons or []):
-            if button.get("type") == "url" and template_variables(button.get("url", "")):
-                buttons.append({"index": index, "sub_type": "url", "count": 1})
-            elif button.get("type") == "quick_reply":
-                buttons.append({"index": index, "sub_type": "quick_reply", "count": 0})
-        return {"header": header, "body": len(template_variables(self.body)), "buttons": buttons}
-
-    def render(self, parameters: dict | None = None) -> dict:
-        """A preview: each component with `{{n}}` replaced by the given parameters.
-
-        `parameters` = {"header": [...], "body": [...], "buttons": {"<index>": [...]}};
-        a missing parameter is shown as its placeholder.
-        """
-        parameters = parameters or {}
-
-        def fill(text, values):
-            values = list(values or [])
-
-            def replace(match):
-                n = int(match.group(1))
-                return str(values[n - 1]) if n <= len(values) and values[n - 1] not in (None, "") else match.group(0)
-
-            return TEMPLATE_VARIABLE.sub(replace, text or "")
-
-        header = None
-        if self.header_type == self.HeaderType.TEXT:
-            header = {"type": "text", "text": fill(self.header_text, parameters.get("header"))}
-        elif self.header_type != self.HeaderType.NONE:
-            media = (parameters.get("header") or [None])[0]
-            header = {"type": self.header_type, "media": media}
-        button_params = parameters.get("buttons") or {}
-        buttons = []
-        for index, button in enumerate(self.buttons or []):
-            rendered = dict(button)
-            if button.get("type") == "url":
-                rendered["url"] = fill(button.get("url"), button_params.get(str(index)) or button_params.get(index))
-            buttons.append(rendered)
-        body = fill(self.body, parameters.get("body"))
-        text_parts = [header["text"]] if header and header.get("type") == "text" else []
-        text_parts.append(body)
-        if self.footer:
-            text_parts.append(self.footer)
-        return {
-            "header": header,
-            "body": body,
-            "footer": self.footer,
-            "buttons": buttons,
-            "text": "\n\n".join(part for part in text_parts if part),
-        }
-
-
-class OutboundJob(models.Model):
-    """The outbox entry for one outbound message: the one queue send workers claim from.
-
-    Written in the same transaction as its message. A worker claims due jobs (highest priority
-    first) with a lease; a lease that expires (worker killed) is judged by the recovery sweep.
-    An accepted send keeps a `report_due_at` until a delivery report settles it: past that,
-    Parley asks Plivo what became of the message.
-    """
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        IN_FLIGHT = "in_flight", "Being sent"
-        ACCEPTED = "accepted", "Accepted by Plivo"
-        UNCONFIRMED = "unconfirmed", "May have been sent; awaiting a report"
-        FAILED = "failed", "Failed"
-
-    class Priority(models.IntegerChoices):
-        # Lower goes first: an agent waiting on a reply beats a campaign's backlog.
-        REPLY = 0, "Agent reply"
-        BULK = 10, "Bulk (campaigns)"
-
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbound_job")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.REPLY)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.CharField(max_length=100, blank=True)
-    last_error = models.TextField(blank=True)
-    # Accepted (or unconfirmed) and not yet settled by a delivery report: when to look it up.
-    report_due_at = models.DateTimeField(null=True, blank=True)
-    report_lookups = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        indexes = [
-            # What workers claim: pending jobs in priority order, then oldest due first.
-            models.Index(fields=["priority", "next_attempt_at", "id"], condition=Q(state="pending"), name="outbound_job_due"),
-            # What the recovery sweep looks at; every job ever sent stays behind as accepted/failed.
-            models.Index(fields=["state", "lease_expires_at"], condition=Q(state__in=["in_flight", "unconfirmed"]),
-                         name="outbound_job_open"),
-            models.Index(fields=["report_due_at"], condition=Q(report_due_at__isnull=False), name="outbound_job_report_due"),
-        ]
-        constraints = [
-            models.CheckConstraint(condition=Q(state__in=["pending", "in_flight", "accepted", "unconfirmed", "failed"]),
-                                   name="outbound_job_state_valid"),
-        ]
-
-    def __str__(self):
-        return f"job for message #{self.message_id} ({self.state})"
-
-
-class PlivoPacing(models.Model):
-    """One rate-limit bucket shared by every worker process (PostgreSQL): the account's API
-    limit ("account") or one sender number's MPS ("sender:+1415..."). See
-    `conversations/outbound/pacing.py`."""
-
-    key = models.CharField(max_length=40, primary_key=True)
-    # The earliest moment the next request may go out (each request moves it one interval on).
-    next_slot_at = models.DateTimeField()
-    # After a 429: no request before this (Plivo's Retry-After).
-    paused_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return self.key
-
-
-class SendAttempt(models.Model):
-    """One request to Plivo's Message API (or the decision not to make one)."""
-
-    class Outcome(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        TRANSIENT_ERROR = "transient_error", "Temporary error (retried)"
-        PERMANENT_ERROR = "permanent_error", "Permanent error"
-        AMBIGUOUS = "ambiguous", "Unknown: may have been sent"
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="send_attempts")
-    number = models.PositiveIntegerField()
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    detail = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["message", "number"]
-        constraints = [models.UniqueConstraint(fields=["message", "number"], name="unique_attempt_number")]
 
 
 class InboxEvent(models.Model):

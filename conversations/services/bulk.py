@@ -16,7 +16,7 @@ from conversations.selectors.labels import with_label_summaries
 from django.db import transaction
 
 from conversations.services.conversations import UNSET, assignee_get, conversation_change_check, conversation_update
-from conversations.services.labels import conversation_labels_change, labels_resolve
+from conversations.services.labels import conversation_labels_apply, labels_resolve
 from messaging_site.errors import ApplicationError
 
 BULK_LIMIT = 100
@@ -43,8 +43,8 @@ def conversations_bulk_update(
         )
     if assignee_id is not UNSET:
         assignee_get(assignee_id)
-    labels_resolve(labels_add, field="labels_add")
-    labels_resolve(labels_remove, field="labels_remove")
+    to_add = labels_resolve(labels_add, field="labels_add")
+    to_remove = labels_resolve(labels_remove, field="labels_remove")
     ids = list(dict.fromkeys(ids))
     found = Conversation.objects.in_bulk(ids)
     results = []
@@ -58,8 +58,8 @@ def conversations_bulk_update(
                 if status is not None or assignee_id is not UNSET:
                     conversation_update(conversation=conversation, by=by, status=status, assignee_id=assignee_id,
                                         snoozed_until=snoozed_until)
-                if labels_add or labels_remove:
-                    conversation_labels_change(conversation=conversation, by=by, add=labels_add, remove=labels_remove)
+                if to_add or to_remove:
+                    conversation_labels_apply(conversation=conversation, by=by, add=to_add, remove=to_remove)
         except ApplicationError as refused:
             results.append(BulkResult(id=pk, error=refused))
             continue

@@ -31,8 +31,19 @@ def conversation_labels_change(
     *, conversation: Conversation, by, add: Iterable[str] = (), remove: Iterable[str] = (), batch=None
 ) -> Conversation:
     """Add the labels named in `add` and take off those in `remove`, keeping the others."""
-    to_add = labels_resolve(add, field="labels_add")
-    to_remove = {label.pk for label in labels_resolve(remove, field="labels_remove")}
+    return conversation_labels_apply(
+        conversation=conversation, by=by, add=labels_resolve(add, field="labels_add"),
+        remove=labels_resolve(remove, field="labels_remove"), batch=batch,
+    )
+
+
+def conversation_labels_apply(
+    *, conversation: Conversation, by, add: Iterable[Label] = (), remove: Iterable[Label] = (), batch=None
+) -> Conversation:
+    """`conversation_labels_change` with the labels already resolved (bulk edits resolve the
+    names once for all their conversations)."""
+    to_add = list(add)
+    to_remove = {label.pk for label in remove}
     return _labels_change(
         conversation=conversation,
         by=by,

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations.models import Conversation, Label, Message
@@ -84,6 +86,19 @@ def test_labels_are_added_and_taken_off_keeping_the_others(agent_client):
     assert list(Message.objects.filter(kind="activity").order_by("conversation_id").values_list("text", flat=True)) == [
         "Labels: +billing \u2212urgent", "Labels: +billing"
     ]
+
+
+def test_label_names_are_looked_up_once_for_the_whole_request(agent_client):
+    Label.objects.create(name="billing")
+    Label.objects.create(name="urgent")
+    ids = [ConversationFactory().pk for _ in range(5)]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = bulk(agent_client, ids=ids, labels_add=["billing"], labels_remove=["urgent"])
+
+    assert [ok for _, ok, _ in outcome(response)] == [True] * 5
+    by_name = [q["sql"] for q in queries.captured_queries if 'LOWER("conversations_label"."name") IN' in q["sql"]]
+    assert len(by_name) == 2  # labels_add and labels_remove, not once per conversation
 
 
 def test_a_refused_conversation_keeps_its_labels_too(agent_client, agent, other_agent):

@@ -75,6 +75,19 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran against a server process (browser tests) shows the end of that
+    server's log: the only place its errors go, and CI keeps nothing else."""
+    report = yield
+    if report.failed:
+        from conversations.tests.live_server import LiveServer
+
+        for server in list(LiveServer.running):
+            report.sections.append((f"server log {server.url} (last lines)", server.log_tail()))
+    return report
+
+
 @pytest.fixture(scope="session")
 def _fake_plivo_server():
     from django.conf import settings

@@ -42,6 +42,8 @@ def database_url_for_current_connection() -> str:
 
 
 class LiveServer:
+    running: set["LiveServer"] = set()  # for the failure report (conftest.py shows their logs)
+
     def __init__(self, *, database_url: str, log_path: Path, extra_env: dict | None = None,
                  webhook_worker_process: bool = False):
         """`webhook_worker_process`: apply webhooks in a `run_webhook_worker` process beside the
@@ -84,7 +86,13 @@ class LiveServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        LiveServer.running.add(self)
         self._wait_ready()
+
+    def log_tail(self, size: int = 4000) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace")
+        return text[-size:]
 
     def _wait_ready(self, timeout: float = 30.0):
         deadline = time.monotonic() + timeout
@@ -101,6 +109,7 @@ class LiveServer:
         raise RuntimeError(f"daphne did not answer within {timeout} s; see {self.log_path}")
 
     def stop(self):
+        LiveServer.running.discard(self)
         for process in (self.process, self.worker):
             if process is None or process.poll() is not None:
                 continue

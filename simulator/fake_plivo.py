@@ -1,8 +1,9 @@
 """A fake of Plivo's Message API, the one stand-in for Plivo's servers in Parley.
 
-Over 400 lines on purpose: it is one HTTP server with one state (accounts, messages, the rate
-limit, scripted special numbers), and splitting it would scatter that state. The Media API and
-the media customers send live in fake_plivo_media.py, reached through `FakePlivoAPI.media`.
+This module holds the API's one state (accounts, messages, the rate limit, scripted special
+numbers) and its HTTP plumbing. Beside it: what Plivo refuses (fake_plivo_validation.py), the
+delivery reports it posts (fake_plivo_reports.py), and the Media API with the media customers
+send (fake_plivo_media.py, reached through `FakePlivoAPI.media`).
 
 The real `plivo` SDK talks to it over HTTP. It checks requests as Plivo does (basic auth,
 src/dst/type, template / interactive / location structure), answers with Plivo's shapes and
@@ -25,10 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import heapq
-import itertools
 import json
-import logging
 import random
 import re
 import threading
@@ -36,19 +34,15 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import requests
-
 from conversations.plivo_errors import ERROR_NAMES
 from simulator.fake_plivo_media import FakeMediaStore, RawBody
-
-logger = logging.getLogger(__name__)
+from simulator.fake_plivo_reports import DeliveryReporter, plivo_time
+from simulator.fake_plivo_validation import PlivoValidationError, validate_message_request
 
 MESSAGE_PATH = re.compile(r"^/v1/Account/(?P<auth_id>[^/]+)/Message/(?:(?P<uuid>[^/]+)/)?$")
-NUMBER = re.compile(r"^\+?[1-9]\d{6,14}$")
 
 # What each special destination suffix does; shown in the README and on the simulator page.
 SPECIAL_NUMBERS = {
@@ -97,7 +91,7 @@ class FakeMessage:
             "from_number": self.src.lstrip("+"),
             "message_direction": "outbound",
             "message_state": self.state,
-            "message_time": _plivo_time(self.created_at, fraction=False),
+            "message_time": plivo_time(self.created_at, fraction=False),
             "message_type": self.type,
             "message_uuid": self.uuid,
             "resource_uri": f"/v1/Account/{self.auth_id}/Message/{self.uuid}/",
@@ -105,8 +99,8 @@ class FakeMessage:
             "total_amount": "0.00500",
             "total_rate": "0.00500",
             "units": 1,
-            "message_sent_time": _plivo_time(self.created_at, offset=True),
-            "message_updated_time": _plivo_time(self.updated_at, offset=True),
+            "message_sent_time": plivo_time(self.created_at, offset=True),
+            "message_updated_time": plivo_time(self.updated_at, offset=True),
             "error_message": ERROR_NAMES.get(self.error_code, "") if failed else "",
         }
 
@@ -123,10 +117,6 @@ class RecordedRequest:
     body: dict | None
     status: int  # 401: the credentials were refused
     at: float = field(default_factory=time.monotonic)  # when it reached the server
-
-
-class PlivoValidationError(Exception):
-    pass
 
 
 class FakePlivoAPI:
@@ -396,219 +386,6 @@ class FakePlivoAPI:
         return self.reporter.post(message, status, error_code=error_code, sequence=sequence)
 
 
-class DeliveryReporter:
-    """Posts V3-signed status callbacks to each message's `url` on a background thread."""
-
-    def __init__(self, api: FakePlivoAPI):
-        self.api = api
-        self._queue: list = []
-        self._counter = itertools.count()
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._session = requests.Session()
-        self._posting = 0  # reports taken off the queue and not yet answered
-
-    def pending(self) -> int:
-        """Reports still to be posted (scheduled or on their way)."""
-        with self._condition:
-            return len(self._queue) + self._posting
-
-    def schedule_lifecycle(self, message: FakeMessage):
-        reports = self.api.lifecycle_for(message)
-        # "4444": Plivo delivers it like any other, but its reports never reach us.
-        silent = not reports and message.dst.endswith("4444")
-        if silent:
-            reports = [("queued", ""), ("sent", ""), ("delivered", "")]
-        elif not message.url:
-            return
-        for index, (status, error_code) in enumerate(reports):
-            delay = self.api.report_delays[min(index, len(self.api.report_delays) - 1)]
-            self.schedule(message, status, error_code=error_code, delay=delay, sequence=index + 1, post=not silent)
-
-    def schedule(self, message: FakeMessage, status: str, *, error_code: str = "", delay: float = 0.0,
-                 sequence: int | None = None, post: bool = True):
-        with self._condition:
-            heapq.heappush(self._queue, (time.monotonic() + delay, next(self._counter), message, status, error_code,
-                                         sequence, post))
-            self._ensure_thread()
-            self._condition.notify()
-
-    def cancel_all(self):
-        with self._condition:
-            self._queue.clear()
-
-    def _ensure_thread(self):
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="fake-plivo-reports", daemon=True)
-            self._thread.start()
-
-    def _run(self):
-        while True:
-            with self._condition:
-                while not self._queue or self._queue[0][0] > time.monotonic():
-                    timeout = self._queue[0][0] - time.monotonic() if self._queue else None
-                    self._condition.wait(timeout)
-                _, _, message, status, error_code, sequence, post = heapq.heappop(self._queue)
-                self._posting += 1
-            try:
-                if post:
-                    self.post(message, status, error_code=error_code, sequence=sequence)
-                else:
-                    message.move_to(status, error_code)
-            except Exception:  # a report that cannot be delivered is Plivo's problem, not ours
-                logger.warning("fake Plivo could not deliver the %s report for %s", status, message.uuid, exc_info=True)
-            finally:
-                with self._condition:
-                    self._posting -= 1
-
-    def post(self, message: FakeMessage, status: str, *, error_code: str = "", sequence: int | None = None) -> int:
-        from webhooks.signing import sign_v3
-
-        message.reports.append(status)
-        message.move_to(status, error_code)
-        now = time.time()
-        params = {
-            "MessageUUID": message.uuid,
-            "Status": status,
-            "From": message.src.lstrip("+"),
-            "To": message.dst.lstrip("+"),
-            "Type": message.type,
-            "Units": "1",
-            "TotalRate": "0.00500",
-            "TotalAmount": "0.00500",
-            "MCC": "310",
-            "MNC": "004",
-            "MessageTime": _plivo_time(message.created_at),
-            "QueuedTime": _plivo_time(message.created_at),
-            "ParentMessageUUID": message.uuid,
-            "PartInfo": "1 of 1",
-            "PowerpackUUID": "",
-        }
-        if sequence is not None:
-            params["Sequence"] = str(sequence)
-        if status in ("sent", "delivered", "read", "undelivered"):
-            params["SentTime"] = _plivo_time(now)
-        if status in ("delivered", "read", "undelivered", "failed"):
-            params["DeliveryReportTime"] = _plivo_time(now)
-        if error_code:
-            params["ErrorCode"] = error_code
-        headers = sign_v3(url=message.url, params=params, auth_token=self.api.auth_token)
-        response = self._session.post(message.url, data=params, headers=headers, timeout=10)
-        return response.status_code
-
-
-def validate_message_request(payload: dict) -> None:
-    """Refuse what Plivo's API refuses, with Plivo-like error texts."""
-    message_type = payload.get("type", "sms")
-    if message_type not in ("sms", "mms", "whatsapp"):
-        raise PlivoValidationError("type must be one of sms, mms, whatsapp")
-    dst = payload.get("dst")
-    if not isinstance(dst, str) or not dst:
-        raise PlivoValidationError("dst is a required parameter")
-    if "<" in dst or "[" in dst or not NUMBER.match(dst):
-        raise PlivoValidationError(f"invalid dst parameter: {dst!r}")
-    src = payload.get("src")
-    if not src and not payload.get("powerpack_uuid"):
-        raise PlivoValidationError("src or powerpack_uuid is a required parameter")
-    if src and not NUMBER.match(src):
-        raise PlivoValidationError(f"invalid src parameter: {src!r}")
-    if src and src.lstrip("+") == dst.lstrip("+"):
-        raise PlivoValidationError("destination number cannot be same as source number")
-    if payload.get("log") not in (None, "true", "false", "number_only", "content_only"):
-        raise PlivoValidationError("log must be one of true, false, number_only, content_only")
-    url = payload.get("url")
-    if url is not None and not re.match(r"^https?://", str(url)):
-        raise PlivoValidationError("url must be a valid http(s) URL")
-    media_urls = payload.get("media_urls")
-    if media_urls is not None:
-        if not isinstance(media_urls, list) or not all(isinstance(u, str) and re.match(r"^https?://", u) for u in media_urls):
-            raise PlivoValidationError("media_urls must be a list of http(s) URLs")
-        if len(media_urls) > 10:
-            raise PlivoValidationError("at most 10 media_urls are allowed")
-    structured = [key for key in ("template", "interactive", "location") if payload.get(key) is not None]
-    if structured and message_type != "whatsapp":
-        raise PlivoValidationError(f"{structured[0]} is only applicable when type is whatsapp")
-    if len(structured) > 1:
-        raise PlivoValidationError("only one of template, interactive, location may be given")
-    if message_type == "mms" and not media_urls and not payload.get("media_ids"):
-        raise PlivoValidationError("media_urls is required for mms")
-    if not structured and not payload.get("text") and not media_urls and not payload.get("media_ids"):
-        raise PlivoValidationError("text is a required parameter")
-    text = payload.get("text") or ""
-    if len(text) > (4096 if message_type == "whatsapp" else 1600):
-        raise PlivoValidationError("text is too long")
-    if payload.get("template") is not None:
-        _validate_template(payload["template"])
-    if payload.get("interactive") is not None:
-        _validate_interactive(payload["interactive"])
-    if payload.get("location") is not None:
-        _validate_location(payload["location"])
-
-
-def _validate_template(template) -> None:
-    if not isinstance(template, dict) or not template.get("name") or not template.get("language"):
-        raise PlivoValidationError("template requires name and language")
-    for component in template.get("components") or []:
-        if not isinstance(component, dict) or component.get("type") not in ("header", "body", "button", "footer"):
-            raise PlivoValidationError("template component type must be header, body, button or footer")
-        if component["type"] == "button":
-            if component.get("sub_type") not in ("quick_reply", "url", "copy_code", "catalog", "flow"):
-                raise PlivoValidationError("button component requires a valid sub_type")
-            if not isinstance(component.get("index"), str):
-                raise PlivoValidationError("button component index must be a string")
-        for parameter in component.get("parameters") or []:
-            kind = parameter.get("type") if isinstance(parameter, dict) else None
-            if kind not in ("text", "media", "payload", "currency", "date_time", "location", "coupon_code"):
-                raise PlivoValidationError(f"invalid template parameter type: {kind!r}")
-            if kind in ("text", "media", "payload") and not isinstance(parameter.get(kind), str):
-                raise PlivoValidationError(f"template parameter of type {kind} requires a string {kind}")
-
-
-def _validate_interactive(interactive) -> None:
-    if not isinstance(interactive, dict):
-        raise PlivoValidationError("interactive must be an object")
-    kind = interactive.get("type")
-    if kind not in ("button", "list", "cta_url"):
-        raise PlivoValidationError("interactive type must be button, list or cta_url")
-    body = interactive.get("body") or {}
-    if not body.get("text"):
-        raise PlivoValidationError("interactive body text is required")
-    action = interactive.get("action") or {}
-    if kind == "button":
-        buttons = action.get("buttons") or []
-        if not 1 <= len(buttons) <= 3:
-            raise PlivoValidationError("interactive button messages take 1 to 3 buttons")
-        for button in buttons:
-            if not button.get("id") or not button.get("title") or len(button["title"]) > 20:
-                raise PlivoValidationError("each button needs an id and a title of at most 20 characters")
-    elif kind == "list":
-        sections = action.get("sections") or []
-        rows = [row for section in sections for row in (section.get("rows") or [])]
-        if not sections or not 1 <= len(rows) <= 10:
-            raise PlivoValidationError("interactive list messages take 1 to 10 rows")
-        for row in rows:
-            if not row.get("id") or not row.get("title") or len(row["title"]) > 24:
-                raise PlivoValidationError("each list row needs an id and a title of at most 24 characters")
-    else:
-        buttons = action.get("buttons") or []
-        if len(buttons) != 1 or not str(buttons[0].get("cta_url", "")).startswith(("http://", "https://")):
-            raise PlivoValidationError("cta_url messages take exactly one button with an http(s) cta_url")
-
-
-def _validate_location(location) -> None:
-    if not isinstance(location, dict):
-        raise PlivoValidationError("location must be an object")
-    for key in ("latitude", "longitude", "name", "address"):
-        if not isinstance(location.get(key), str):
-            raise PlivoValidationError(f"location {key} is required and must be a string")
-    try:
-        latitude, longitude = float(location["latitude"]), float(location["longitude"])
-    except ValueError:
-        raise PlivoValidationError("location latitude and longitude must be numbers") from None
-    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise PlivoValidationError("location coordinates are out of range")
-
-
 def _default_error(status: int) -> str:
     return {
         400: "invalid request",
@@ -619,13 +396,6 @@ def _default_error(status: int) -> str:
         502: "bad gateway",
         503: "service unavailable",
     }.get(status, "error")
-
-
-def _plivo_time(epoch: float, *, fraction: bool = True, offset: bool = False) -> str:
-    """Plivo's times: "2024-08-21 18:28:49.244057" in callbacks; the Message API adds "+00:00"
-    (its message_time has no fraction)."""
-    text = datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f" if fraction else "%Y-%m-%d %H:%M:%S")
-    return text + "+00:00" if offset or not fraction else text
 
 
 # --- serving it over HTTP --------------------------------------------------------------------

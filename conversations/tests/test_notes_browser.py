@@ -3,6 +3,7 @@ ASGI app in daphne with the simulator's customer phone and the outbound worker, 
 the customer sees is what Plivo was asked to send.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -275,6 +276,44 @@ def test_mentions_made_while_the_socket_was_down_show_after_it_reconnects(screen
     expect(bob.locator("#mentions-badge")).to_have_text("1")
     bob.click("#mentions-toggle")
     expect(bob.locator("#mentions-list .mention-excerpt")).to_have_text("@bob while you were away")
+
+
+def test_a_slow_mentions_fetch_never_takes_back_a_mention_pushed_meanwhile(screens, agent, other_agent):
+    """Bob's page fetches his mentions when it opens and when its socket is live; on a busy
+    server those answers can come after the push of a note written meanwhile. Seen in CI: the
+    late, older answer put the badge back to 0 and the browser notification never showed."""
+    conversation = closed_window_conversation(name="Slow Server", phone="+14155550166")
+    alice = screens.inbox(agent, path=f"/inbox/{conversation.pk}/")
+    bob = screens.open(other_agent, path=None, init_scripts=[RECORD_NOTIFICATIONS])
+    mentions_fetch = re.compile(r"/api/v1/notifications/\?limit=")
+    held = []
+
+    def hold_the_first_two(route):  # answered now, delivered later
+        if len(held) < 2:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    bob.route(mentions_fetch, hold_the_first_two)
+    bob.goto(f"{screens.server.url}/inbox/")
+    expect(bob.locator("#connection")).to_have_text("Live")
+    assert wait_for(lambda: len(held) == 2 or bob.wait_for_timeout(50))  # on opening and on going live
+
+    alice.keyboard.press("n")
+    alice.locator("#composer-text").fill("@bob the courier called back")
+    alice.locator("#composer-text").press("Enter")
+    expect(bob.locator("#mentions-badge")).to_have_text("1")  # the push
+
+    asked_again = []
+    bob.on("request", lambda request: mentions_fetch.search(request.url) and asked_again.append(request))
+    for route, answer in held:  # the older answers arrive: the page asks again
+        route.fulfill(response=answer)
+    assert wait_for(lambda: asked_again or bob.wait_for_timeout(50))
+    bob.wait_for_load_state("networkidle")
+    expect(bob.locator("#mentions-badge")).to_have_text("1")
+    bob.click("#mentions-toggle")
+    expect(bob.locator("#mentions-list .mention-excerpt")).to_have_text("@bob the courier called back")
+    assert bob.evaluate("window.__notifications.map((n) => n.body)") == ["@bob the courier called back"]
 
 
 def test_switching_to_a_note_while_a_reply_is_sending_keeps_the_next_text_a_note(screens, agent):

@@ -16,13 +16,19 @@ import { openConversation, revealMessage } from "./thread.js";
 const PAGE = 30;
 const REPLAY_AGE_MS = 120000;
 
-const mentions = { byId: new Map(), unread: 0, loadToken: 0 };
+// `changes` counts what this page learnt while a fetch was on its way (a push, a read); `notified`
+// holds the mentions already shown as a browser notification, so each is shown once.
+const mentions = { byId: new Map(), unread: 0, loadToken: 0, changes: 0, notified: new Set() };
 
 async function load() {
   const token = ++mentions.loadToken;
+  const changesBefore = mentions.changes;
   try {
     const page = await api("GET", `/api/v1/notifications/?limit=${PAGE}`);
     if (token !== mentions.loadToken) return;
+    // The answer may predate a push that came meanwhile (a slow server): ask again rather than
+    // let it take back a mention already shown.
+    if (mentions.changes !== changesBefore) return load();
     mentions.byId = new Map(page.results.map((n) => [n.id, n]));
     mentions.unread = page.unread_count;
     showError("");
@@ -80,6 +86,7 @@ function setPanel(open) {
 async function markRead(n) {
   if (n.read_at) return;
   n.read_at = new Date().toISOString(); // at once; the server's answer (and other tabs) follow
+  mentions.changes += 1;
   mentions.unread = Math.max(0, mentions.unread - 1);
   render();
   try {
@@ -112,14 +119,19 @@ function notifyBrowser(n) {
 }
 
 function onCreated({ notification, unread_count }) {
-  const known = mentions.byId.has(notification.id);
+  mentions.changes += 1;
   mentions.byId.set(notification.id, notification);
   mentions.unread = unread_count;
   render();
-  if (!known) notifyBrowser(notification);
+  // Shown even when a fetch brought the mention in first: that fetch showed nothing.
+  if (!mentions.notified.has(notification.id)) {
+    mentions.notified.add(notification.id);
+    notifyBrowser(notification);
+  }
 }
 
 function onRead({ ids, all, unread_count }) {
+  mentions.changes += 1;
   const now = new Date().toISOString();
   for (const n of mentions.byId.values()) if (all || ids.includes(n.id)) n.read_at = n.read_at || now;
   mentions.unread = unread_count;

@@ -34,16 +34,8 @@ def campaign_edit(*, campaign: Campaign, by, name=UNCHANGED, scheduled_at=UNCHAN
     `campaign.changed` with each field's old and new value."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        now = timezone.now()
-        _refuse_unless_editable(campaign, now=now)
-        changes = {}
-        if name is not UNCHANGED:
-            changes["name"] = _valid_name(name)
-        if scheduled_at is not UNCHANGED:
-            changes["scheduled_at"] = _valid_time(scheduled_at, now=now)
-        if rate_per_second is not UNCHANGED:
-            changes["rate_per_second"] = _valid_rate(rate_per_second, channel=campaign.channel)
-        changed = {field: value for field, value in changes.items() if getattr(campaign, field) != value}
+        changed = campaign_changes_validate(campaign=campaign, name=name, scheduled_at=scheduled_at,
+                                            rate_per_second=rate_per_second)
         if not changed:
             return campaign
         details = {field: {"from": _plain(getattr(campaign, field)), "to": _plain(value)} for field, value in changed.items()}
@@ -55,6 +47,31 @@ def campaign_edit(*, campaign: Campaign, by, name=UNCHANGED, scheduled_at=UNCHAN
         campaign.save(update_fields=[*changed, "status", "updated_at"])
         audit_record(actor=by, action="campaign.changed", target=campaign, details=details)
     return campaign
+
+
+def campaign_changes_validate(*, campaign: Campaign, name=UNCHANGED, scheduled_at=UNCHANGED,
+                              rate_per_second=UNCHANGED) -> dict:
+    """The fields that would change, cleaned ({field: new value}); an ApplicationError (400 for a
+    bad value, with its field; 409 for a state that cannot change) otherwise. Writes nothing: the
+    admin's form checks with it before `campaign_edit` applies the change under the row lock."""
+    now = timezone.now()
+    _refuse_unless_editable(campaign, now=now)
+    changes = {}
+    if name is not UNCHANGED:
+        changes["name"] = _valid_name(name)
+    if scheduled_at is not UNCHANGED:
+        changes["scheduled_at"] = _valid_time(scheduled_at, now=now)
+    if rate_per_second is not UNCHANGED:
+        changes["rate_per_second"] = _valid_rate(rate_per_second, channel=campaign.channel)
+    return {field: value for field, value in changes.items() if getattr(campaign, field) != value}
+
+
+def campaign_is_editable(campaign: Campaign) -> bool:
+    try:
+        _refuse_unless_editable(campaign, now=timezone.now())
+    except ApplicationError:
+        return False
+    return True
 
 
 def _refuse_unless_editable(campaign: Campaign, *, now) -> None:

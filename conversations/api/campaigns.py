@@ -1,5 +1,6 @@
-"""Campaigns: create one, add its recipients (batches, a CSV file, a label), start / pause /
-resume / stop it, and read its results (counts, per-recipient list, CSV export).
+"""Campaigns: create one, change a draft's name, schedule or rate, add its recipients (batches, a
+CSV file, a label), start / pause / resume / stop it, and read its results (counts, per-recipient
+list, CSV export).
 
 Staff and members of the Campaign managers group only. Lifecycle refusals are 409s whose message
 says why (`conversations.campaigns.lifecycle`).

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from conversations.privacy.admin import ConsentRecordInline, ContactPrivacyAdminMixin, erase_contacts, export_contacts
 from conversations.privacy.audit import audit_record
 from conversations.reports import admin as reports_admin  # noqa: F401 (registers the report settings)
+from conversations.campaigns import admin as campaigns_admin  # noqa: F401 (registers campaigns and their recipients)
 from conversations.models import (
     CannedReply,
     Contact,

@@ -1,5 +1,6 @@
-"""Campaigns: create one, add its recipients (batches, a CSV file, a label), start / pause /
-resume / stop it, and read its results (counts, per-recipient list, CSV export).
+"""Campaigns: create one, change a draft's name, schedule or rate, add its recipients (batches, a
+CSV file, a label), start / pause / resume / stop it, and read its results (counts, per-recipient
+list, CSV export).
 
 Staff and members of the Campaign managers group only. Lifecycle refusals are 409s whose message
 says why (`conversations.campaigns.lifecycle`).
@@ -20,7 +21,7 @@ from conversations.api.messages import AUTHENTICATION
 from conversations.api.schema import ERRORS, error_response
 from conversations.campaign_models import Campaign
 from conversations.models import Channel
-from conversations.campaigns import lifecycle, recipients, results
+from conversations.campaigns import editing, lifecycle, recipients, results
 from conversations.campaigns.serialize import CampaignSerializer, RecipientSerializer, campaign_represent
 from conversations.permissions import IsCampaignManager
 from messaging_site.errors import ApplicationError
@@ -53,6 +54,25 @@ class CampaignCreateInput(serializers.Serializer):
                                              help_text="Messages per second, to go slower than the account allows.")
 
 
+class CampaignEditInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True,
+                                             help_text="A time ahead; null unschedules (a scheduled campaign goes back to draft).")
+    rate_per_second = serializers.FloatField(required=False, allow_null=True, min_value=0.01,
+                                             help_text="Messages per second, to go slower than the account allows; null: no cap.")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            for key in data:
+                if key not in self.fields:
+                    raise ApplicationError(f"{key} cannot be changed; a campaign's name, scheduled_at and rate_per_second can.",
+                                           code="not_editable", field=key, status=400)
+            if not data:
+                raise ApplicationError("Give name, scheduled_at or rate_per_second to change.", code="required",
+                                       field=None, status=400)
+        return super().to_internal_value(data)
+
+
 class CampaignListCreateApi(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [IsCampaignManager]
@@ -79,6 +99,17 @@ class CampaignDetailApi(APIView):
                    responses={200: CampaignSerializer, **ERRORS})
     def get(self, request, pk: int):
         return Response(_represent(_campaign(pk)))
+
+    @extend_schema(operation_id="campaigns_edit", summary="Change a draft or scheduled campaign's name, schedule or rate",
+                   description="Only the fields given change. `scheduled_at: null` unschedules: a scheduled campaign goes "
+                               "back to draft; a time ahead keeps a scheduled campaign scheduled (a draft stays a draft "
+                               "until started). A time in the past is a 400 naming `scheduled_at`; any other state "
+                               "(sending, paused, finished, or a scheduled campaign whose time has come) is a 409. Audited.",
+                   request=CampaignEditInput, responses={200: CampaignSerializer, **ERRORS, **CONFLICT})
+    def patch(self, request, pk: int):
+        data = validated(CampaignEditInput, request.data)
+        campaign = editing.campaign_edit(campaign=_campaign(pk), by=request.user, **data)
+        return Response(_represent(campaign))
 
 
 def _transition_view(action: str, service, summary: str):

@@ -26,6 +26,7 @@ from conversations.models import (
     OutboundJob,
     SendAttempt,
 )
+from conversations.campaign_models import CampaignRecipient
 from conversations.campaigns.recipients import campaign_recipients_erase
 from conversations.privacy.audit import audit_record
 from conversations.privacy.suppression import number_suppress
@@ -59,6 +60,9 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
     if contact.erased_at is not None:
         raise ApplicationError("This contact was already erased.", field=None, code="already_erased", status=409)
     now = timezone.now()
+    # First: a dispatcher holding one of these recipients commits its message before the messages
+    # are listed below, and from here on none of them can be claimed.
+    _campaign_rows_erase(contact)
     opted_out = [channel for channel in Channel.values if contact.is_opted_out(channel)]
     for channel in opted_out:
         number_suppress(phone=contact.phone, channel=channel)
@@ -82,7 +86,6 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
         Q(data__contact__id=contact.pk) | Q(data__conversation__id__in=conversation_ids) | Q(data__message__id__in=message_ids)
     ).delete()
 
-    campaign_recipients_erase(phone=contact.phone, placeholder=erased_phone(contact.pk))  # campaigns (issue 15)
     contact.phone = erased_phone(contact.pk)
     contact.display_name = ""
     contact.sms_opt_out_reason = contact.whatsapp_opt_out_reason = ""
@@ -94,6 +97,15 @@ def contact_erase(*, contact: Contact, by, reason: str, request=None) -> Contact
     )
     events.broadcast_on_commit(events.contact_updated_event(contact))
     return contact
+
+
+def _campaign_rows_erase(contact: Contact) -> None:
+    """Campaigns (issue 15): the rows stay (counts stay right) without the number or parameters,
+    and without a reason written at sending, which may name the customer ("Ann (+1…) opted
+    out…")."""
+    placeholder = erased_phone(contact.pk)
+    campaign_recipients_erase(phone=contact.phone, placeholder=placeholder)
+    CampaignRecipient.objects.filter(phone=placeholder).exclude(skip_detail="").update(skip_detail="The contact was erased.")
 
 
 def _messages_erase(messages, *, now) -> int:

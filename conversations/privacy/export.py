@@ -1,8 +1,10 @@
 """Right of access: everything Parley holds about one contact, as one JSON document."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from conversations.campaign_models import CampaignRecipient
+from conversations.campaigns.results import _RESULT as RECIPIENT_RESULT  # the one definition of a recipient's result
 from conversations.models import ConsentRecord, Contact, Message, MessageStatusEvent
 from conversations.privacy.audit import audit_record
 
@@ -11,7 +13,7 @@ EXPORT_FORMAT = "parley.contact-export.v1"
 
 def contact_export(*, contact: Contact, by, include_internal: bool = False, request=None) -> dict:
     """The contact, every conversation and message on every channel (status history
-    included), and its consent history. Notes and activity entries only with
+    included), its consent history and the campaigns it was a recipient of. Notes and activity entries only with
     `include_internal`. Audited: who exported whom, when."""
     messages = Message.objects.select_related("sent_by").prefetch_related(
         Prefetch("status_events", queryset=MessageStatusEvent.objects.order_by("received_at", "id"))
@@ -40,6 +42,7 @@ def contact_export(*, contact: Contact, by, include_internal: bool = False, requ
         },
         "conversations": [_conversation(conversation) for conversation in conversations],
         "consent_history": [consent_as_dict(record) for record in consent],
+        "campaigns": [_campaign_membership(recipient) for recipient in campaign_memberships(contact)],
     }
     audit_record(actor=by, action="contact.exported", target=contact, request=request,
                  details={"include_internal": include_internal})
@@ -54,6 +57,33 @@ def consent_as_dict(record: ConsentRecord) -> dict:
         "by": record.by.get_username() if record.by else None,
         "reason": record.reason,
         "at": _iso(record.created_at),
+    }
+
+
+def campaign_memberships(contact: Contact):
+    """The contact's rows in campaigns: its number (as every campaign stores it, E.164; after an
+    erasure, the placeholder both carry), or a campaign message in one of its conversations.
+    Rows of other numbers never match, even in the same campaign."""
+    return (CampaignRecipient.objects.filter(Q(phone=contact.phone) | Q(message__conversation__contact=contact))
+            .annotate(result=RECIPIENT_RESULT).select_related("campaign", "message").order_by("created_at", "id"))
+
+
+def _campaign_membership(recipient: CampaignRecipient) -> dict:
+    campaign = recipient.campaign
+    return {
+        "campaign": {"id": campaign.pk, "name": campaign.name, "channel": campaign.channel, "status": campaign.status},
+        "phone": recipient.phone,
+        "parameters": recipient.parameters,
+        "status": recipient.result,
+        "skip_reason": recipient.skip_reason,
+        "skip_detail": recipient.skip_detail,
+        "added_at": _iso(recipient.created_at),
+        "not_before": _iso(recipient.not_before),
+        "queued_at": _iso(recipient.queued_at),
+        "replied_at": _iso(recipient.replied_at),
+        # The message sent, exported with its conversation above.
+        "message_id": recipient.message_id,
+        "conversation_id": recipient.message.conversation_id if recipient.message else None,
     }
 
 

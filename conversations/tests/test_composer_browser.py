@@ -52,7 +52,7 @@ def test_each_conversation_keeps_its_own_draft_and_enter_never_sends_it_to_anoth
     page = open_thread(pages, agent, maria)
     expect(page.locator("#thread-name")).to_have_text("Maria Garcia")
     page.fill("#composer-text", "Your refund for order 1042 is on its way")
-    page.click("#attach")
+    page.get_by_role("button", name="Attach a media link").click()  # the composer's "Link" button
     page.fill("#media-url", image)
 
     row(page, james.pk).click()

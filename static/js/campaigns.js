@@ -167,6 +167,7 @@ async function openDetail(id, push) {
     const campaign = await api("GET", `/api/v1/campaigns/${id}/`);
     page.current = campaign;
     renderDetail(campaign);
+    fillEdit(campaign);
     if (campaign.status === "draft") await prepareUpload(campaign);
     loadRecipients(true);
   } catch (failure) {
@@ -216,6 +217,7 @@ function renderDetail(campaign) {
   $("action-stop").hidden = !["sending", "paused", "scheduled"].includes(status);
   $("action-export").href = `/api/v1/campaigns/${campaign.id}/export/`;
   $("upload").hidden = status !== "draft";
+  $("edit-form").hidden = !["draft", "scheduled"].includes(status);
   $("progress-line").hidden = status === "draft"; // skipped rows are not progress before it starts
 }
 
@@ -242,6 +244,44 @@ async function act(action) {
   } catch (failure) {
     $("detail-error").textContent = failure.message;
     $("detail-error").hidden = false;
+  }
+}
+
+/** An ISO time as a datetime-local input's value, in the browser's time zone. */
+function localInputValue(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  return new Date(moment.getTime() - moment.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+/** The schedule and rate form shows the campaign's values when opened and once saved (live
+ * updates leave what is being typed alone). */
+function fillEdit(campaign) {
+  $("edit-when").value = localInputValue(campaign.scheduled_at);
+  $("edit-rate").value = campaign.rate_per_second === null ? "" : String(campaign.rate_per_second);
+  $("edit-rate").placeholder = `as fast as allowed (${boot.rate_allowed[campaign.channel]}/s)`;
+  $("edit-saved").textContent = "";
+}
+
+async function submitEdit(event) {
+  event.preventDefault();
+  const campaign = page.current;
+  const when = $("edit-when").value;
+  const rate = $("edit-rate").value.trim();
+  const body = { scheduled_at: when ? new Date(when).toISOString() : null, rate_per_second: rate || null };
+  $("detail-error").hidden = true;
+  $("edit-save").disabled = true;
+  try {
+    const updated = await api("PATCH", `/api/v1/campaigns/${campaign.id}/`, body);
+    page.current = updated;
+    renderDetail(updated);
+    fillEdit(updated);
+    $("edit-saved").textContent = "Saved.";
+  } catch (failure) {
+    $("detail-error").textContent = failure.message;
+    $("detail-error").hidden = false;
+  } finally {
+    $("edit-save").disabled = false;
   }
 }
 
@@ -324,6 +364,7 @@ $("campaign-template").addEventListener("change", previewCreate);
 $("campaign-text").addEventListener("input", previewCreate);
 $("back-to-list").addEventListener("click", (event) => { event.preventDefault(); openList(true); });
 $("action-start").addEventListener("click", () => act("start"));
+$("edit-form").addEventListener("submit", submitEdit);
 $("action-pause").addEventListener("click", () => act("pause"));
 $("action-resume").addEventListener("click", () => act("resume"));
 $("action-stop").addEventListener("click", () => $("confirm-stop").showModal());

@@ -68,6 +68,9 @@ def test_charts_tables_and_csv_in_chromium(pages, agent):
     expect(page.locator("#table-labels td").first).to_have_text(HOSTILE[:40])
     expect(page.locator("#chart-volume svg rect")).not_to_have_count(0)
     expect(page.locator("#chart-heat rect.heat-5")).to_have_count(1)
+    # The axis labels are plain text: the inbox's delivery ticks (squeezed letters) never leak in.
+    day_label = page.locator("#chart-volume svg text").last
+    assert day_label.evaluate("(t) => getComputedStyle(t).letterSpacing") == "normal"
 
     with page.expect_download() as download:
         page.locator('#table-agents [data-csv]').click()

@@ -28,7 +28,7 @@ export function barChart(container, { labels, series, height = 180, caption }) {
   const svg = svgNode("svg", { viewBox: `0 0 ${width} ${height + 30}`, role: "img", "aria-label": caption }, "chart-svg");
   const plot = height - 10;
   svg.appendChild(svgNode("line", { x1: 30, y1: plot, x2: width, y2: plot }, "axis"));
-  const top = svgNode("text", { x: 0, y: 12 }, "tick");
+  const top = svgNode("text", { x: 0, y: 12 }, "chart-tick");
   top.textContent = String(max);
   svg.appendChild(top);
   const slot = (width - 40) / Math.max(1, labels.length);
@@ -43,7 +43,7 @@ export function barChart(container, { labels, series, height = 180, caption }) {
     });
     const every = Math.ceil(labels.length / 10);
     if (index % every === 0) {
-      const tick = svgNode("text", { x: 34 + index * slot, y: height + 12 }, "tick");
+      const tick = svgNode("text", { x: 34 + index * slot, y: height + 12 }, "chart-tick");
       tick.textContent = label;
       svg.appendChild(tick);
     }
@@ -59,12 +59,12 @@ export function heatMap(container, { rows, caption }) {
   const max = Math.max(1, ...rows.flatMap((r) => r.values));
   const svg = svgNode("svg", { viewBox: `0 0 ${40 + 24 * cell} ${20 + rows.length * cell}`, role: "img", "aria-label": caption }, "chart-svg heat");
   for (let hour = 0; hour < 24; hour += 3) {
-    const tick = svgNode("text", { x: 40 + hour * cell, y: 12 }, "tick");
+    const tick = svgNode("text", { x: 40 + hour * cell, y: 12 }, "chart-tick");
     tick.textContent = `${String(hour).padStart(2, "0")}h`;
     svg.appendChild(tick);
   }
   rows.forEach((row, r) => {
-    const name = svgNode("text", { x: 0, y: 20 + r * cell + 15 }, "tick");
+    const name = svgNode("text", { x: 0, y: 20 + r * cell + 15 }, "chart-tick");
     name.textContent = row.name;
     svg.appendChild(name);
     row.values.forEach((value, hour) => {

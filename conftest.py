@@ -17,6 +17,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _media_outside_the_checkout(settings, tmp_path_factory):
+    """What a test stores (an upload, a downloaded picture) goes to a folder of its own, never
+    to the checkout's media/ (schemathesis posts files to the attachments endpoint)."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture
 def agents_group(db):
     return Group.objects.get_or_create(name=AGENTS_GROUP)[0]

@@ -2,6 +2,7 @@
 API and a real Chromium."""
 
 import os
+import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -15,6 +16,30 @@ def _fast_password_hashing(settings):
     """Hashing a password the production way costs about a second here; tests that log in
     through a separate server process set a real password themselves."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_survives_a_deadlock():
+    """Transactional tests empty the database with TRUNCATE after each test. On PostgreSQL a
+    server process a browser test started may still be writing (a late delivery report, a
+    worker chore), and the deadlock detector may pick the TRUNCATE: then flush again."""
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    flush = TransactionTestCase._fixture_teardown
+
+    def flush_again_after_a_deadlock(self):
+        for attempt in range(1, 4):
+            try:
+                return flush(self)
+            except OperationalError as error:
+                if getattr(error.__cause__, "sqlstate", None) != "40P01" or attempt == 3:
+                    raise
+                time.sleep(0.5 * attempt)
+
+    TransactionTestCase._fixture_teardown = flush_again_after_a_deadlock
+    yield
+    TransactionTestCase._fixture_teardown = flush
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,8 @@ def inbox(request, conversation_id: int | None = None):
         "event_cursor": inbox_event_head(),
         "conversation_id": conversation_id,
         "numbers": {"whatsapp": settings.PLIVO_WHATSAPP_NUMBER, "sms": settings.PLIVO_SMS_NUMBER},
+        # How long an upload nobody sent is kept: a tray restored after a reload drops older ones.
+        "attachment_retention_hours": settings.ATTACHMENT_UNSENT_RETENTION_HOURS,
     }
     return render(request, "conversations/inbox.html",
                   {"bootstrap": bootstrap, "can_manage_campaigns": user_is_campaign_manager(request.user)})

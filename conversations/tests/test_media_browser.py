@@ -37,10 +37,38 @@ def test_an_agent_attaches_a_picture_sees_it_before_sending_and_sends_it(pages, 
     media = MediaFile.objects.get()
     expect(sent.locator(".msg-media img")).to_have_attribute("src", f"{server.url}/inbox/media/{media.pk}/")
     expect(page.locator("#attachment-tray")).to_be_hidden()
-    assert page.evaluate("(img) => img.naturalWidth", sent.locator(".msg-media img").element_handle()) == 1  # loaded
+    page.wait_for_function("(img) => img.complete && img.naturalWidth === 1", arg=sent.locator(".msg-media img").element_handle())
     message = Message.objects.get(direction="outbound")
     media.refresh_from_db()
     assert (message.kind, message.text, media.message_id) == ("media", "Here is your receipt", message.pk)
+
+
+def test_an_uploaded_file_stays_in_the_tray_after_a_reload_and_goes_with_the_message(pages, server, agent):
+    conversation = whatsapp_conversation()
+    page = open_thread(pages, agent, conversation)
+    page.set_input_files("#attach-file-input", files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}])
+    expect(page.locator("#attachment-tray .attachment")).to_have_attribute("data-status", "ready")
+    media = MediaFile.objects.get()
+
+    page.reload()
+    expect(page.locator("#message-list")).to_contain_text("Hi, where is my order?")
+    chip = page.locator("#attachment-tray .attachment")
+    expect(chip).to_have_attribute("data-status", "ready")
+    expect(chip.locator(".attachment-name")).to_have_text("receipt.png")
+    expect(chip.locator(".attachment-size")).to_have_text("1 KB")
+    thumb = chip.locator("img.attachment-thumb")  # no longer the picked file: Parley's copy
+    expect(thumb).to_have_attribute("src", f"/inbox/media/{media.pk}/")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth === 1", arg=thumb.element_handle())
+
+    page.fill("#composer-text", "As promised")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message-list .msg.out", has_text="As promised").locator(".msg-media img")).to_be_visible()
+    expect(page.locator("#attachment-tray")).to_be_hidden()
+    media.refresh_from_db()
+    assert media.message_id == Message.objects.get(direction="outbound").pk
+    page.reload()  # sent: nothing comes back
+    expect(page.locator("#message-list")).to_contain_text("As promised")
+    expect(page.locator("#attachment-tray")).to_be_hidden()
 
 
 def test_a_picture_too_large_for_whatsapp_is_refused_before_it_is_uploaded(pages, server, agent):

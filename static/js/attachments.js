@@ -3,13 +3,14 @@
  * anything is uploaded, then uploaded (POST /api/v1/attachments/) and shown in the tray with its
  * name, size and a thumbnail until the message goes out with `attachments: [ids]`.
  *
- * The tray belongs to a conversation and lives in this tab only (files cannot be kept in
- * localStorage); switching conversations keeps each one's files.
+ * The tray belongs to a conversation; switching conversations keeps each one's files. What is
+ * uploaded is kept in localStorage (its id, name, size and type, never the bytes), so a reload
+ * keeps it like the text draft; a file still uploading at the reload has to be picked again.
  */
 
 import { ApiFailure } from "./api.js";
 import { $, el } from "./dom.js";
-import { state } from "./state.js";
+import { boot, state } from "./state.js";
 
 const MB = 1024 * 1024;
 // The server's rules (conversations/services/attachments.py): per channel, category -> [largest, types].
@@ -36,6 +37,9 @@ const BY_EXTENSION = {
 const CATEGORY_NAMES = { image: "images", video: "videos", audio: "audio files", document: "documents" };
 
 const trays = new Map(); // conversation id -> [{key, file, name, size, type, preview, id, status, error}]
+const TRAY_PREFIX = `parley.tray.${state.me.id}.`;
+// The server deletes an upload nobody sent after this long (ATTACHMENT_UNSENT_RETENTION_HOURS).
+const KEEP_MS = (boot.attachment_retention_hours || 24) * 3600 * 1000;
 let shownId = null;
 let counter = 0;
 let changed = () => {};
@@ -64,8 +68,54 @@ export function refusal(channel, file) {
 }
 
 function trayOf(id) {
-  if (!trays.has(id)) trays.set(id, []);
+  if (!trays.has(id)) trays.set(id, restored(id));
   return trays.get(id);
+}
+
+/** The uploaded files of conversation `id` this agent left in an earlier page, as ready items. */
+function restored(id) {
+  let kept = [];
+  try {
+    kept = (JSON.parse(localStorage.getItem(TRAY_PREFIX + id)) || []).filter(
+      (entry) => Number.isInteger(entry.id) && Date.now() - (entry.savedAt || 0) < KEEP_MS
+    );
+  } catch (e) {
+    /* unreadable: start empty */
+  }
+  return kept.map((entry) => ({
+    key: ++counter, file: null, name: String(entry.name || "file"), size: Number(entry.size) || 0, type: String(entry.type || ""),
+    preview: String(entry.type || "").startsWith("image/") ? `/inbox/media/${entry.id}/` : null, id: entry.id, status: "ready", error: "",
+  }));
+}
+
+function persist(id) {
+  const ready = trayOf(id).filter((item) => item.status === "ready");
+  try {
+    if (ready.length) {
+      localStorage.setItem(TRAY_PREFIX + id, JSON.stringify(ready.map((item) => (
+        { id: item.id, name: item.name, size: item.size, type: item.type, savedAt: item.savedAt || Date.now() }))));
+    } else localStorage.removeItem(TRAY_PREFIX + id);
+  } catch (e) {
+    /* storage full or blocked: the tray still lives in this tab */
+  }
+}
+
+/** Drop kept trays whose uploads the server has deleted by now. */
+function pruneTrays() {
+  for (let i = localStorage.length - 1; i >= 0; i -= 1) {
+    const name = localStorage.key(i);
+    if (!name || !name.startsWith(TRAY_PREFIX)) continue;
+    try {
+      const entries = JSON.parse(localStorage.getItem(name)) || [];
+      if (!entries.some((entry) => Date.now() - (entry.savedAt || 0) < KEEP_MS)) localStorage.removeItem(name);
+    } catch (e) {
+      localStorage.removeItem(name);
+    }
+  }
+}
+
+function forget(item) {
+  if (item.preview && item.preview.startsWith("blob:")) URL.revokeObjectURL(item.preview);
 }
 
 /** The uploaded files of conversation `id`, ready to send (ids), and whether any is still uploading. */
@@ -77,8 +127,9 @@ export function readyAttachments(id) {
 /** After a send was accepted: those files are gone from the tray (refusals stay, with their reason). */
 export function clearAttachments(id, ids) {
   const tray = trayOf(id);
-  for (const item of tray.filter((entry) => ids.includes(entry.id))) if (item.preview) URL.revokeObjectURL(item.preview);
+  for (const item of tray.filter((entry) => ids.includes(entry.id))) forget(item);
   trays.set(id, tray.filter((item) => !ids.includes(item.id)));
+  persist(id);
   if (id === shownId) renderTray();
 }
 
@@ -112,10 +163,11 @@ async function upload(id, channel, item) {
     const response = await fetch("/api/v1/attachments/", { method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "X-CSRFToken": csrf() }, body: form });
     const data = await response.json().catch(() => null);
     if (!response.ok) throw new ApiFailure(response.status, data && data.error);
-    Object.assign(item, { id: data.id, status: "ready", type: data.content_type, size: data.size });
+    Object.assign(item, { id: data.id, status: "ready", type: data.content_type, size: data.size, savedAt: Date.now() });
   } catch (failure) {
     Object.assign(item, { status: "refused", error: failure instanceof ApiFailure ? failure.message : "The file could not be uploaded." });
   }
+  persist(id);
   if (id === shownId) renderTray(true);
 }
 
@@ -127,8 +179,9 @@ function csrf() {
 function remove(key) {
   const tray = trayOf(shownId);
   const item = tray.find((entry) => entry.key === key);
-  if (item && item.preview) URL.revokeObjectURL(item.preview);
+  if (item) forget(item);
   trays.set(shownId, tray.filter((entry) => entry.key !== key));
+  persist(shownId);
   renderTray(true);
 }
 
@@ -166,6 +219,7 @@ function renderTray(filesChanged = false) {
 /** `onChange(filesChanged)` is told whenever the tray is drawn (the composer's counter, its send key). */
 export function wireAttachments(onChange) {
   changed = onChange;
+  pruneTrays();
   const picker = $("attach-file-input");
   $("attach-file").addEventListener("click", () => picker.click());
   picker.addEventListener("change", () => {

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.campaigns import editing, lifecycle, results
-from conversations.campaigns.results import _RESULT as RECIPIENT_RESULT  # the one definition of a recipient's result
+from conversations.campaigns.results import RECIPIENT_RESULT
 from messaging_site.errors import ApplicationError
 
 EDITABLE = list(editing.EDITABLE_FIELDS)

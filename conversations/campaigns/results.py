@@ -26,7 +26,8 @@ RESULTS = ("pending", "skipped", "queued", "sent", "delivered", "read", "failed"
 # How long after a campaign message a customer's answer counts as a reply to it.
 REPLY_WINDOW = timedelta(hours=72)
 
-_RESULT = Case(
+# A recipient's result as the page, the API, the export and the admin show it.
+RECIPIENT_RESULT = Case(
     When(status=CampaignRecipient.Status.PENDING, then=Value("pending")),
     When(status=CampaignRecipient.Status.SKIPPED, then=Value("skipped")),
     When(replied_at__isnull=False, then=Value("replied")),
@@ -40,7 +41,7 @@ _RESULT = Case(
 
 
 def recipients_with_result(campaign: Campaign) -> QuerySet:
-    return campaign.recipients.annotate(result=_RESULT)
+    return campaign.recipients.annotate(result=RECIPIENT_RESULT)
 
 
 def campaign_counts(campaign: Campaign) -> dict:

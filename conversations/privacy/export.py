@@ -4,7 +4,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from conversations.campaign_models import CampaignRecipient
-from conversations.campaigns.results import _RESULT as RECIPIENT_RESULT  # the one definition of a recipient's result
+from conversations.campaigns.results import RECIPIENT_RESULT
 from conversations.models import ConsentRecord, Contact, Message, MessageStatusEvent
 from conversations.privacy.audit import audit_record
 

@@ -1,5 +1,5 @@
 """Close a user's inbox sockets when they stop being allowed to see the inbox; tell open inboxes
-when staff change a label.
+when staff change a label; mark the report days of a conversation about to be deleted.
 
 Channels resolves the user once, at connect; without these, a socket opened before a logout,
 deactivation or loss of the agent role would keep receiving customer messages.
@@ -7,7 +7,7 @@ deactivation or loss of the agent role would keep receiving customer messages.
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model, user_logged_out
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from conversations import events
 from conversations.permissions import AGENTS_GROUP, user_is_agent
@@ -76,12 +76,20 @@ def announce_label_deleted(sender, instance, **kwargs):
     events.broadcast_on_commit(events.labels_changed_event(label=None, previous_name=instance.name))
 
 
+def mark_report_days_before_deletion(sender, instance, **kwargs):
+    from conversations.reports.rollups import report_mark_deletion
+
+    report_mark_deletion(conversation_id=instance.pk)
+
+
 def connect():
-    from conversations.models import Label
+    from conversations.models import Conversation, Label
 
     pre_save.connect(remember_label_name, sender=Label, dispatch_uid="parley_remember_label_name")
     post_save.connect(announce_label_saved, sender=Label, dispatch_uid="parley_announce_label_saved")
     post_delete.connect(announce_label_deleted, sender=Label, dispatch_uid="parley_announce_label_deleted")
+    # An admin deleting a conversation (or its contact): the reports stop counting it.
+    pre_delete.connect(mark_report_days_before_deletion, sender=Conversation, dispatch_uid="parley_report_deletion")
     user_model = get_user_model()
     user_logged_out.connect(close_sockets_on_logout, dispatch_uid="parley_close_sockets_on_logout")
     pre_save.connect(remember_access_fields, sender=user_model, dispatch_uid="parley_remember_access_fields")

@@ -51,6 +51,18 @@ def report_mark(*, conversation_id: int | None, at=None) -> None:
     ReportPending.objects.create(conversation_id=conversation_id, at=at)
 
 
+def report_mark_deletion(*, conversation_id: int) -> None:
+    """Before `conversation_id` is deleted (with its messages and episodes): mark each day they
+    counted on, since once they are gone nothing tells the refresh which days those were."""
+    zone = _Team().zone
+    days = {local_day(at, zone) for at in Message.objects.filter(conversation_id=conversation_id)
+            .values_list("created_at", flat=True)}
+    for pair in ReportEpisode.objects.filter(conversation_id=conversation_id).values_list("opened_day", "resolved_day"):
+        days.update(day for day in pair if day is not None)
+    ReportPending.objects.bulk_create([ReportPending(conversation_id=None, at=day_bounds(day, zone)[0]) for day in sorted(days)]
+                                      + [ReportPending(conversation_id=conversation_id, at=None)])
+
+
 def report_mark_message(message_id: int) -> None:
     """`report_mark` for a message whose status changed: one statement, no look-up first."""
     with connection.cursor() as cursor:

@@ -6,9 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from conversations.models import Label, Message, ReportDay, ReportDurationCount, ReportEpisode, ReportPending
+from conversations.models import Conversation, Label, Message, ReportDay, ReportDurationCount, ReportEpisode, ReportPending
 from conversations.outbound import jobs
 from conversations.reports.rollups import report_rebuild, report_refresh
 from conversations.reports.summary import ReportFilter, report_summary
@@ -119,6 +120,24 @@ def test_the_incremental_refresh_equals_a_rebuild(busy):
     report_rebuild()
     assert snapshot() == kept
     assert report_refresh() == 0
+
+
+def test_deleting_conversations_takes_them_out_of_the_report(busy):
+    """Staff delete a conversation in the admin, or its contact with all of theirs."""
+    busiest = Message.objects.values("conversation_id").annotate(n=Count("id")).order_by("-n", "conversation_id")
+    doomed = [row["conversation_id"] for row in busiest[:3]]
+    Conversation.objects.get(pk=doomed[0]).delete()
+    Conversation.objects.get(pk=doomed[1]).contact.delete()
+    report_refresh()
+
+    last = FIRST_DAY + timedelta(days=DAYS + 3)
+    for case in [{}, {"channel": "sms"}, {"agent": busy[0]}]:
+        direct = direct_counts(date_from=FIRST_DAY, date_to=last, channel=case.get("channel"), agent=case.get("agent"))
+        report = report_for(channel=case.get("channel"), agent_id=case["agent"].pk if "agent" in case else None)
+        assert {key: report[key] for key in direct} == direct, case
+    kept = sorted(ReportDay.objects.values_list("day", "channel", "agent_id", "label_id", *COMPARED), key=str)
+    report_rebuild()
+    assert sorted(ReportDay.objects.values_list("day", "channel", "agent_id", "label_id", *COMPARED), key=str) == kept
 
 
 def test_a_retried_failure_no_longer_counts_as_failed(agent):

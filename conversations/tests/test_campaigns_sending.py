@@ -232,6 +232,19 @@ def test_a_reply_after_72_hours_is_not_counted(manager, fake_plivo, any_hour):
     assert results.campaign_counts(campaign)["replied"] == 0
 
 
+def test_an_answer_to_a_message_that_failed_is_not_a_reply_and_a_second_answer_counts_once(manager, fake_plivo, any_hour):
+    campaign = run_to_end(started(whatsapp_campaign(manager, phones=PHONES[:2]), manager))
+    failed, answered = (campaign.recipients.get(phone=phone).message for phone in PHONES[:2])
+    status_report_apply(report=StatusReport(message_uuid=failed.plivo_message_uuid, status="failed", sequence=3, error_code="30"))
+    for n, phone in enumerate([PHONES[0], PHONES[1], PHONES[1]]):
+        message_receive(payload=InboundPayload(message_uuid=f"answer-{n}", from_number=phone, to_number="+14155550100",
+                                               channel="whatsapp", plivo_type="whatsapp", kind="text", text="hello?"))
+    counts = results.campaign_counts(campaign)
+    assert (counts["failed"], counts["replied"]) == (1, 1)
+    first_answer = Message.objects.get(plivo_message_uuid="answer-1").created_at
+    assert campaign.recipients.get(phone=PHONES[1]).replied_at == first_answer
+
+
 def test_progress_is_pushed_when_the_figures_change(manager, fake_plivo, any_hour):
     dispatch._progress_sent.clear()
     campaign = started(whatsapp_campaign(manager, phones=PHONES), manager)

@@ -3,7 +3,8 @@
 1. `message_send()` (service.py) checks the request (content.py: destination, opt-out,
    WhatsApp's 24-hour window, template parameters, interactive limits, text and media rules)
    and writes the `queued` message and its `OutboundJob` in ONE transaction: `OutboundJob` is
-   the queue, no message without its job.
+   the queue, no message without its job. `messages_queue_bulk()` (bulk.py) does the same for a
+   batch of bulk messages (a campaign's) in a fixed number of queries.
 2. Workers (worker.py) claim due jobs, agent replies before bulk, and send them on a bounded
    pool of threads. Each request waits for its turn under the account's API limit and its
    sender's MPS, shared by every worker process (pacing.py), then goes to Plivo through the
@@ -38,6 +39,7 @@ from conversations.outbound.jobs import (
     send_report_received,
 )
 from conversations.outbound.service import job_send, message_retry, message_send, outbound_job_process
+from conversations.outbound.bulk import BulkMessage, BulkQueued, messages_queue_bulk
 from conversations.outbound.recovery import outbound_sweep, report_lookup
 from conversations.outbound.worker import OutboundWorker, start_embedded_worker
 
@@ -47,6 +49,7 @@ __all__ = [
     "pacing",
     "outbound_job_claim", "outbound_jobs_claim_due", "outcome_record", "retry_delay_seconds", "send_report_received",
     "job_send", "message_retry", "message_send", "outbound_job_process",
+    "BulkMessage", "BulkQueued", "messages_queue_bulk",
     "outbound_sweep", "report_lookup",
     "OutboundWorker", "start_embedded_worker",
 ]

@@ -97,20 +97,19 @@ def test_campaign_require_opt_in_sends_marketing_only_to_recorded_opt_ins(manage
 # --- at most once -----------------------------------------------------------------------------------------
 def test_a_batch_that_dies_midway_leaves_nothing_and_the_rerun_sends_each_once(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES, rate_per_second=50), manager)
-    calls = []
-    real_send = dispatch.message_send
+    written = []
+    real_bulk_create = OutboundJob.objects.bulk_create
 
-    def dies_on_the_third(**kwargs):
-        calls.append(kwargs["conversation"].pk)
-        if len(calls) == 3:
-            raise RuntimeError("worker killed")
-        return real_send(**kwargs)
+    def dies_after_writing(objs, *args, **kwargs):
+        written.extend(real_bulk_create(objs, *args, **kwargs))
+        raise RuntimeError("worker killed")  # messages and jobs written, the recipients' links not yet
 
     with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(seconds=5), tick=True):  # a full batch is due
-        with mock.patch.object(dispatch, "message_send", dies_on_the_third), pytest.raises(RuntimeError):
+        with mock.patch.object(OutboundJob.objects, "bulk_create", dies_after_writing), pytest.raises(RuntimeError):
             campaign_dispatch_batch(campaign_id=campaign.pk)
-        assert len(calls) == 3
+        assert len(written) == 4
         assert not Message.objects.filter(direction="outbound").exists()
+        assert not OutboundJob.objects.exists()
         assert campaign.recipients.filter(status="pending").count() == 4
         run_to_end(campaign)
     assert sent_numbers(fake_plivo) == Counter({phone: 1 for phone in PHONES})

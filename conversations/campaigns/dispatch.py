@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from conversations.campaigns import results, rules
 from conversations.campaigns.lifecycle import campaign_fail, campaign_rate, template_problem
 from conversations.models import Contact, Conversation, OutboundJob
 from conversations.outbound import BulkMessage, messages_queue_bulk
+from conversations.sql import table
 
 logger = logging.getLogger(__name__)
 
@@ -75,21 +76,40 @@ def campaign_dispatch_batch(*, campaign_id: int) -> int:
     if reservation is None:
         return 0
     campaign, allowance, rate, now = reservation
-    queued = None
+    queued, failure, empty = 0, None, False
     try:
         with transaction.atomic():
+            if not _still_sending(campaign):
+                return 0
             due = (campaign.recipients.filter(status=CampaignRecipient.Status.PENDING)
                    .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("id"))
             batch = list(due.select_for_update(skip_locked=True)[:allowance])
-            if not batch:
-                _complete_if_done(campaign, now=now)
-                return 0
-            queued = _queue(campaign, batch, now=now)
-            return queued or 0
+            if batch:
+                queued, failure = _queue(campaign, batch, now=now)
+            empty = not batch
     finally:
-        if (queued or 0) < allowance:  # give back the share this batch did not use
+        if queued < allowance:  # give back the share this batch did not use
             Campaign.objects.filter(pk=campaign.pk).update(
-                next_dispatch_at=F("next_dispatch_at") - timedelta(seconds=(allowance - (queued or 0)) / rate))
+                next_dispatch_at=F("next_dispatch_at") - timedelta(seconds=(allowance - queued) / rate))
+    # After the batch's transaction (which holds the campaign only in share mode): a campaign's
+    # state changes under its exclusive lock.
+    if failure:
+        campaign_fail(campaign=campaign, reason=f"Stopped sending: {failure}")
+    elif empty:
+        _complete_if_done(campaign, now=now)
+    return queued
+
+
+def _still_sending(campaign: Campaign) -> bool:
+    """Whether the campaign is still sending, its row held in share mode until the batch commits:
+    a pause or stop (which hold it exclusively while they withdraw the queued messages) either
+    waits for this batch, then withdraws what it queued, or is seen here, and nothing is queued."""
+    if connection.vendor != "postgresql":
+        return Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {table(Campaign)} WHERE id = %s FOR SHARE", [campaign.pk])
+        row = cursor.fetchone()
+    return row is not None and row[0] == Status.SENDING
 
 
 def _reserve(campaign_id: int):
@@ -117,10 +137,11 @@ def _reserve(campaign_id: int):
         return campaign, allowance, rate, now
 
 
-def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | None:
+def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> tuple[int, str]:
     """Check `batch` and queue its recipients through the send path in one go
-    (`messages_queue_bulk`), linking each to its message in the same transaction; None if the
-    campaign failed on the way (its template is no longer approved)."""
+    (`messages_queue_bulk`), linking each to its message in the same transaction. Returns how
+    many were queued, and why the campaign cannot go on ("" when it can: a template no longer
+    approved refuses every recipient)."""
     template = rules.campaign_template(campaign)
     phones = [recipient.phone for recipient in batch]
     refusals = rules.consent_refusals(phones=phones, channel=campaign.channel,
@@ -162,10 +183,7 @@ def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | 
         CampaignRecipient.objects.bulk_update(skipped, ["status", "skip_reason", "skip_detail"])
     if waiting:
         CampaignRecipient.objects.bulk_update(waiting, ["not_before"])
-    if failed is not None:
-        campaign_fail(campaign=campaign, reason=f"Stopped sending: {failed.message}")
-        return None
-    return len(outcome.messages)
+    return len(outcome.messages), failed.message if failed is not None else ""
 
 
 def _conversations_for(phones: list[str], *, channel: str) -> dict[str, Conversation]:

@@ -2,9 +2,10 @@
 message (queued → sending, the retry note, failed, unconfirmed).
 
     pending ──claim──▶ in_flight ──accepted──▶ accepted ──(report or lookup)──▶ settled
-       ▲                  │ transient / 429: pending again, later
-       └──────────────────┤ permanent: failed          ambiguous: unconfirmed ──report──▶ accepted | failed
-                          └ lease expired: pending (nothing went out) or unconfirmed (it may have)
+     │ ▲                  │ transient / 429: pending again, later
+     │ └──────────────────┤ permanent: failed          ambiguous: unconfirmed ──report──▶ accepted | failed
+     │                    └ lease expired: pending (nothing went out) or unconfirmed (it may have)
+     └─withdraw (not claimed yet: its campaign was paused or stopped)─▶ withdrawn, never sent
 
 Claims are conditional UPDATEs (`SKIP LOCKED` on PostgreSQL), so of several racing workers
 exactly one holds a job. Delivery reports reach a job only through `send_report_received()`,
@@ -31,7 +32,7 @@ from conversations.models import (
     SendAttempt,
 )
 from conversations.reports.rollups import report_mark_message
-from conversations.plivo_errors import ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
+from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
 from messaging_site.errors import ApplicationError
@@ -103,6 +104,32 @@ def outbound_job_release(*, job: OutboundJob, until) -> bool:
         updated_at=now))
 
 
+def outbound_jobs_withdraw(*, message_ids, reason: str) -> list[int]:
+    """Take back the jobs among `message_ids` that no worker has claimed: `withdrawn`, never
+    sent (not retried by hand either), their messages failed with `reason`. Returns the ids of
+    the messages withdrawn. Call inside the caller's transaction.
+
+    Atomic against a worker's claim: the jobs are locked `SKIP LOCKED` like a claim locks them,
+    so a job a worker is claiming this instant is left to it (and sent), and a job locked here
+    is skipped by every claim until this commits, then is no longer pending."""
+    now = timezone.now()
+    due = OutboundJob.objects.filter(message_id__in=message_ids, state=State.PENDING)
+    pks = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+    if not pks:
+        return []
+    OutboundJob.objects.filter(pk__in=pks, state=State.PENDING).update(
+        state=State.WITHDRAWN, lease_expires_at=None, last_error=reason[:2000], updated_at=now)
+    withdrawn = list(OutboundJob.objects.filter(pk__in=pks, state=State.WITHDRAWN).values_list("message_id", flat=True))
+    Message.objects.filter(pk__in=withdrawn, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.FAILED, failed_at=now, error_code=ERROR_REFUSED, error_message=reason[:500],
+        next_attempt_at=None, updated_at=now)
+    for message_id in withdrawn:
+        report_mark_message(message_id)  # reports (issue 16)
+    updated = Message.objects.select_related("sent_by", "reply_to").filter(pk__in=withdrawn).order_by("pk")
+    events.broadcast_on_commit(*(events.message_updated_event(message) for message in updated))
+    return withdrawn
+
+
 def attempt_begin(*, job: OutboundJob, requested_by=None) -> SendAttempt | None:
     """Record the attempt a claimed job is about to make, renewing its lease; None when the job
     is no longer this claim's (its lease ran out while it waited for its turn).
@@ -130,6 +157,10 @@ def retry_begin(*, message: Message, requested_by) -> OutboundJob:
                 f"Only failed messages can be retried; this one is {locked.get_status_display().lower()}.",
                 code="not_retryable", status=409)
         job, _ = OutboundJob.objects.get_or_create(message=locked)
+        if job.state == State.WITHDRAWN:
+            raise ApplicationError("This message was withdrawn before it was sent (its campaign was paused or stopped; "
+                                   "a resumed campaign sends a new one), so it cannot be retried.",
+                                   code="not_retryable", status=409)
         if job.state in (State.IN_FLIGHT, State.PENDING):
             raise ApplicationError("This message is already being sent.", code="not_retryable", status=409)
         # The old Plivo uuid stays in the attempt history; the new send gets a new one.

@@ -29,6 +29,7 @@ from conversations.tests.campaign_support import (  # noqa: F401 (fixtures)
     whatsapp_campaign,
 )
 from conversations.tests.factories import ContactFactory
+from conversations.tests.outbound_support import drain
 from webhooks.payloads import InboundPayload, StatusReport
 
 pytestmark = pytest.mark.django_db
@@ -117,8 +118,8 @@ def test_a_batch_that_dies_midway_leaves_nothing_and_the_rerun_sends_each_once(m
 
 def test_pause_resume_and_repeated_dispatch_never_send_twice(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES), manager)
-    campaign_dispatch_batch(campaign_id=campaign.pk)
-    lifecycle.campaign_pause(campaign=campaign, by=manager)
+    queued_before_pause = campaign_dispatch_batch(campaign_id=campaign.pk)
+    lifecycle.campaign_pause(campaign=campaign, by=manager)  # withdraws what no worker claimed yet
     for _ in range(3):
         assert campaigns_dispatch() == 0
     lifecycle.campaign_resume(campaign=campaign, by=manager)
@@ -126,17 +127,22 @@ def test_pause_resume_and_repeated_dispatch_never_send_twice(manager, fake_plivo
     for _ in range(3):
         campaigns_dispatch()
     assert sent_numbers(fake_plivo) == Counter({phone: 1 for phone in PHONES})
-    assert Message.objects.filter(direction="outbound").count() == 4
+    withdrawn = Message.objects.filter(direction="outbound", outbound_job__state="withdrawn")
+    assert withdrawn.count() == queued_before_pause and {m.status for m in withdrawn} == {"failed"}
+    assert Message.objects.filter(direction="outbound").count() == 4 + queued_before_pause
+    assert len({r.message_id for r in campaign.recipients.all()} - {None}) == 4
 
 
 def test_stop_leaves_the_unsent_unsent(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES, rate_per_second=0.5), manager)
     assert campaign_dispatch_batch(campaign_id=campaign.pk) == 1
-    lifecycle.campaign_stop(campaign=campaign, by=manager)
+    lifecycle.campaign_stop(campaign=campaign, by=manager)  # the one queued, not claimed yet, is withdrawn
     with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(minutes=5), tick=True):
         assert campaigns_dispatch() == 0
-    assert campaign.recipients.filter(status="pending").count() == 3
-    assert Message.objects.filter(direction="outbound").count() == 1
+        drain()
+    assert campaign.recipients.filter(status="pending").count() == 4
+    assert not sent_numbers(fake_plivo)
+    assert Message.objects.get(direction="outbound").outbound_job.state == "withdrawn"
 
 
 def test_the_database_refuses_a_second_recipient_for_one_message(manager, any_hour):

@@ -76,16 +76,23 @@ def outbound_job_claim(*, message_id: int, worker_id: str) -> OutboundJob | None
     return OutboundJob.objects.select_related("message__conversation__contact").get(message_id=message_id)
 
 
-def outbound_jobs_claim_due(*, limit: int, worker_id: str, exclude_channels=()) -> list[OutboundJob]:
+def outbound_jobs_claim_due(*, limit: int, worker_id: str, exclude_channels=(), bulk_limit: int | None = None) -> list[OutboundJob]:
     """Take up to `limit` due jobs, agent replies before bulk, oldest due first; none of
-    `exclude_channels` (their sender has enough sends waiting in this process)."""
+    `exclude_channels` (their sender has enough sends waiting in this process), and at most
+    `bulk_limit` bulk ones (the worker keeps threads free for agent replies)."""
     now = timezone.now()
     with transaction.atomic():
         due = OutboundJob.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
         if exclude_channels:
             due = due.exclude(message__conversation__channel__in=list(exclude_channels))
-        pks = list(due.order_by("priority", "next_attempt_at", "pk").select_for_update(skip_locked=True, of=("self",))
-                   .values_list("pk", flat=True)[:limit])
+        if bulk_limit is not None and bulk_limit <= 0:
+            due = due.filter(priority__lt=OutboundJob.Priority.BULK)
+        ranked = list(due.order_by("priority", "next_attempt_at", "pk").select_for_update(skip_locked=True, of=("self",))
+                      .values_list("pk", "priority")[:limit])
+        if bulk_limit is not None and bulk_limit > 0:
+            bulk = [pk for pk, priority in ranked if priority >= OutboundJob.Priority.BULK]
+            ranked = [(pk, priority) for pk, priority in ranked if priority < OutboundJob.Priority.BULK or pk in bulk[:bulk_limit]]
+        pks = [pk for pk, _ in ranked]
         if not pks:
             return []
         OutboundJob.objects.filter(pk__in=pks, state=State.PENDING).update(

@@ -2,8 +2,9 @@
 (OUTBOUND_CONCURRENCY per process), so a slow or hanging request holds only its own thread.
 
 The loop (`conversations.background.WorkerLoop`, shared with the webhook worker) claims as
-many due jobs as there are free threads, agent replies first, and runs the recovery sweep and
-the inbox-event pruning as chores. Any number of workers may run: `manage.py
+many due jobs as there are free threads, agent replies first, bulk sends (campaigns) never on
+the quarter of the threads kept for agent replies, and runs the recovery sweep, the
+inbox-event pruning and the campaign dispatcher as chores. Any number of workers may run: `manage.py
 run_outbound_worker` runs one per process; with OUTBOUND_WORKER_EMBEDDED the web process runs
 one in a thread. With a concurrency of 1 a worker sends on its own thread (the tests' way).
 """
@@ -40,6 +41,7 @@ MEDIA_DOWNLOAD_INTERVAL_SECONDS = 1.0
 MEDIA_DOWNLOADS_AT_ONCE = 4
 CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.25
 CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
+REPLY_SHARE_OF_THREADS = 4  # a quarter of the threads wait for agent replies
 
 
 def _campaigns_dispatch():
@@ -102,6 +104,10 @@ class OutboundWorker(WorkerLoop):
         self.sends_done = 0
         self._lock = threading.Lock()
         self._in_hand = 0  # claimed sends and lookups not finished yet
+        self._bulk_in_hand = 0  # of which bulk sends (campaigns)
+        # Threads bulk sends never take, so an agent's reply is claimed (and sent) at once even
+        # while a campaign keeps every other thread busy (none with a concurrency of 1).
+        self.reserved_for_replies = self.concurrency // REPLY_SHARE_OF_THREADS
         self._held = Counter()  # claimed sends per channel, for senders' pacing
         self._slot_freed = threading.Event()
         self._pool: _ThreadPool | None = None
@@ -124,9 +130,12 @@ class OutboundWorker(WorkerLoop):
             self._slot_freed.clear()
             return True
         exclude, limit = self._pacing_limits(free)
-        claimed = jobs.outbound_jobs_claim_due(limit=limit, worker_id=self.worker_id, exclude_channels=exclude)
+        bulk_room = self.concurrency - self.reserved_for_replies - self._bulk_in_hand
+        claimed = jobs.outbound_jobs_claim_due(limit=limit, worker_id=self.worker_id, exclude_channels=exclude,
+                                               bulk_limit=bulk_room)
         for job in claimed:
-            self._start(lambda job=job: service.job_send(job=job), channel=job.message.conversation.channel)
+            self._start(lambda job=job: service.job_send(job=job), channel=job.message.conversation.channel,
+                        bulk=job.priority >= OutboundJob.Priority.BULK)
         return bool(claimed)
 
     def idle(self) -> bool:
@@ -168,17 +177,18 @@ class OutboundWorker(WorkerLoop):
     def _lookup_start(self, job: OutboundJob) -> None:
         self._start(lambda: recovery.report_lookup(job), channel=None)
 
-    def _start(self, call: Callable[[], object], *, channel: str | None) -> None:
+    def _start(self, call: Callable[[], object], *, channel: str | None, bulk: bool = False) -> None:
         with self._lock:
             self._in_hand += 1
+            self._bulk_in_hand += bulk
             if channel:
                 self._held[channel] += 1
         if self._pool is None:
-            self._run(call, channel)
+            self._run(call, channel, bulk)
         else:
-            self._pool.submit(lambda: self._run(call, channel))
+            self._pool.submit(lambda: self._run(call, channel, bulk))
 
-    def _run(self, call: Callable[[], object], channel: str | None) -> None:
+    def _run(self, call: Callable[[], object], channel: str | None, bulk: bool = False) -> None:
         try:
             call()
         except Exception:
@@ -189,6 +199,7 @@ class OutboundWorker(WorkerLoop):
                 connection.close()  # this pool thread's own connection, back to the pool
             with self._lock:
                 self._in_hand -= 1
+                self._bulk_in_hand -= bulk
                 if channel:
                     self._held[channel] -= 1
                     self.sends_done += 1

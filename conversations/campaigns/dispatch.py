@@ -28,7 +28,7 @@ from conversations.campaigns import results, rules
 from conversations.campaigns.lifecycle import campaign_fail, campaign_rate, template_problem
 from conversations.models import Contact, Conversation, OutboundJob
 from conversations.outbound import BulkMessage, messages_queue_bulk
-from conversations.sql import table
+from conversations.sql import case_by_id, db_datetime, table
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +165,11 @@ def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> tuple[
 
     def link(messages: dict) -> None:
         # Inside the send path's transaction: the link (unique) commits with its message or not at all.
-        for pk, message in messages.items():
-            by_pk[pk].status, by_pk[pk].message, by_pk[pk].queued_at = CampaignRecipient.Status.QUEUED, message, now
-        CampaignRecipient.objects.bulk_update([by_pk[pk] for pk in messages], ["status", "message", "queued_at"])
+        message_ids, params = case_by_id({pk: message.pk for pk, message in messages.items()})
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table(CampaignRecipient)} SET status = %s, queued_at = %s, message_id = {message_ids} "
+                           f"WHERE id IN ({', '.join(['%s'] * len(messages))})",
+                           [CampaignRecipient.Status.QUEUED.value, db_datetime(now), *params, *messages])
 
     outcome = messages_queue_bulk(within=link, items=[
         BulkMessage(key=recipient.pk, conversation_id=threads[recipient.phone].pk,

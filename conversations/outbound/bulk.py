@@ -19,8 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, Q, Value, When
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations import events
@@ -32,6 +31,7 @@ from conversations.privacy.models import SuppressedNumber
 from conversations.privacy.suppression import number_hash, send_refuse_if_suppressed
 from conversations.reports.models import ReportPending
 from conversations.selectors.labels import with_label_summaries
+from conversations.sql import case_by_id, db_datetime, table
 from messaging_site.errors import ApplicationError
 
 
@@ -136,10 +136,12 @@ def _activity_record(messages: list[Message], *, now) -> None:
     in two statements: each thread's last message moves (forward only) to its new one, and the
     report rollups are told the threads changed."""
     last_of = {message.conversation_id: message for message in messages}
-    newer = Q(last_message_at__isnull=True) | Q(last_message_at__lte=now)
-    Conversation.objects.filter(newer, pk__in=list(last_of)).update(
-        last_message_id=Case(*[When(pk=pk, then=Value(message.pk)) for pk, message in last_of.items()]),
-        last_message_at=now, updated_at=now)
+    last_message, params = case_by_id({pk: message.pk for pk, message in last_of.items()})
+    ids = ", ".join(["%s"] * len(last_of))
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table(Conversation)} SET last_message_id = {last_message}, last_message_at = %s, "
+                       f"updated_at = %s WHERE id IN ({ids}) AND (last_message_at IS NULL OR last_message_at <= %s)",
+                       [*params, db_datetime(now), db_datetime(now), *last_of, db_datetime(now)])
     for message in messages:
         conversation = message.conversation
         if conversation.last_message_at is None or conversation.last_message_at <= now:

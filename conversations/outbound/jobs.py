@@ -32,6 +32,7 @@ from conversations.models import (
     SendAttempt,
 )
 from conversations.reports.rollups import report_mark_message
+from conversations.sql import db_datetime, update_returning
 from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
@@ -242,18 +243,17 @@ def outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutco
 
 
 def _accepted(*, job: OutboundJob, uuid: str, now) -> None:
-    # A delivery report matched by our ref may already have arrived: keep what it said.
-    not_sending_yet = Q(status_rank__lt=STATUS_RANK[MessageStatus.SENDING])
-    not_failed = Q(status_rank__lt=STATUS_RANK[MessageStatus.FAILED])
-    Message.objects.filter(pk=job.message_id).update(
-        plivo_message_uuid=uuid,
-        status=Case(When(not_sending_yet, then=Value(MessageStatus.SENDING.value)), default=F("status")),
-        unconfirmed_since=Case(When(not_failed, then=Value(None)), default=F("unconfirmed_since")),
-        error_code=Case(When(not_failed, then=Value("")), default=F("error_code")),
-        error_message=Case(When(not_failed, then=Value("")), default=F("error_message")),
-        next_attempt_at=None, updated_at=now,
-    )
-    message = message_for_event(job.message_id)
+    # A delivery report matched by our ref may already have arrived: keep what it said. One
+    # statement writes the message and reads it back for its event.
+    not_sending_yet = f"status_rank < {STATUS_RANK[MessageStatus.SENDING]}"
+    not_failed = f"status_rank < {STATUS_RANK[MessageStatus.FAILED]}"
+    message = update_returning(Message, assignments=(
+        f"plivo_message_uuid = %s, status = CASE WHEN {not_sending_yet} THEN %s ELSE status END, "
+        f"unconfirmed_since = CASE WHEN {not_failed} THEN NULL ELSE unconfirmed_since END, "
+        f"error_code = CASE WHEN {not_failed} THEN '' ELSE error_code END, "
+        f"error_message = CASE WHEN {not_failed} THEN '' ELSE error_message END, "
+        "next_attempt_at = NULL, updated_at = %s"), where="id = %s",
+        params=[uuid, MessageStatus.SENDING.value, db_datetime(now), job.message_id])
     OutboundJob.objects.filter(pk=job.pk).update(
         state=State.ACCEPTED, lease_expires_at=None, last_error="", report_lookups=0, updated_at=now,
         report_due_at=None if message.status in SETTLED_STATUSES else _report_due(now))

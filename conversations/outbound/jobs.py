@@ -18,7 +18,7 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Max, Q, TextField, Value, When
 from django.utils import timezone
 
@@ -26,13 +26,14 @@ from conversations import events
 from conversations.models import (
     FINAL_FAILURE_STATUSES,
     STATUS_RANK,
+    Conversation,
     Message,
     MessageStatus,
     OutboundJob,
     SendAttempt,
 )
 from conversations.reports.rollups import report_mark_message
-from conversations.sql import db_datetime, update_returning
+from conversations.sql import db_datetime, table, update_returning
 from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
@@ -79,28 +80,65 @@ def outbound_job_claim(*, message_id: int, worker_id: str) -> OutboundJob | None
 
 def outbound_jobs_claim_due(*, limit: int, worker_id: str, exclude_channels=(), bulk_limit: int | None = None) -> list[OutboundJob]:
     """Take up to `limit` due jobs, agent replies before bulk, oldest due first; none of
-    `exclude_channels` (their sender has enough sends waiting in this process), and at most
-    `bulk_limit` bulk ones (the worker keeps threads free for agent replies)."""
+    `exclude_channels` (their sender has enough sends waiting in this process); with
+    `bulk_limit`, at most that many in all, and only agent replies when it is 0 (the worker
+    keeps threads free for them)."""
+    if bulk_limit is not None and bulk_limit > 0:
+        limit = min(limit, bulk_limit)
+    replies_only = bulk_limit is not None and bulk_limit <= 0
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        pks = _claim_postgres(limit=limit, worker_id=worker_id, exclude_channels=exclude_channels,
+                              replies_only=replies_only, now=now)
+    else:
+        pks = _claim(limit=limit, worker_id=worker_id, exclude_channels=exclude_channels, replies_only=replies_only, now=now)
+    if not pks:
+        return []
+    return list(OutboundJob.objects.select_related("message__conversation__contact")
+                .filter(pk__in=pks, state=State.IN_FLIGHT, claimed_by=worker_id[:100]).order_by("priority", "pk"))
+
+
+def _claim(*, limit: int, worker_id: str, exclude_channels, replies_only: bool, now) -> list[int]:
     with transaction.atomic():
         due = OutboundJob.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
         if exclude_channels:
             due = due.exclude(message__conversation__channel__in=list(exclude_channels))
-        if bulk_limit is not None and bulk_limit <= 0:
+        if replies_only:
             due = due.filter(priority__lt=OutboundJob.Priority.BULK)
-        ranked = list(due.order_by("priority", "next_attempt_at", "pk").select_for_update(skip_locked=True, of=("self",))
-                      .values_list("pk", "priority")[:limit])
-        if bulk_limit is not None and bulk_limit > 0:
-            bulk = [pk for pk, priority in ranked if priority >= OutboundJob.Priority.BULK]
-            ranked = [(pk, priority) for pk, priority in ranked if priority < OutboundJob.Priority.BULK or pk in bulk[:bulk_limit]]
-        pks = [pk for pk, _ in ranked]
-        if not pks:
-            return []
-        OutboundJob.objects.filter(pk__in=pks, state=State.PENDING).update(
-            state=State.IN_FLIGHT, attempts=F("attempts") + 1, lease_expires_at=_lease(now), claimed_by=worker_id[:100],
-            updated_at=now)
-        return list(OutboundJob.objects.select_related("message__conversation__contact")
-                    .filter(pk__in=pks, state=State.IN_FLIGHT, claimed_by=worker_id[:100]).order_by("priority", "pk"))
+        pks = list(due.order_by("priority", "next_attempt_at", "pk").select_for_update(skip_locked=True, of=("self",))
+                   .values_list("pk", flat=True)[:limit])
+        if pks:
+            OutboundJob.objects.filter(pk__in=pks, state=State.PENDING).update(
+                state=State.IN_FLIGHT, attempts=F("attempts") + 1, lease_expires_at=_lease(now),
+                claimed_by=worker_id[:100], updated_at=now)
+        return pks
+
+
+def _claim_postgres(*, limit: int, worker_id: str, exclude_channels, replies_only: bool, now) -> list[int]:
+    """The same claim in one statement (the worker's most frequent one): the row locks of the
+    sub-select last until the UPDATE is done, so racing workers still take disjoint jobs."""
+    jobs, joins, conditions, params = table(OutboundJob), "", [], [now]  # params in the order of the statement
+    if exclude_channels:
+        joins = (f" JOIN {table(Message)} m ON m.id = j.message_id"
+                 f" JOIN {table(Conversation)} c ON c.id = m.conversation_id")
+        conditions.append(f"c.channel NOT IN ({', '.join(['%s'] * len(exclude_channels))})")
+        params += list(exclude_channels)
+    if replies_only:
+        conditions.append("j.priority < %s")
+        params.append(OutboundJob.Priority.BULK.value)
+    where = "".join(f" AND {condition}" for condition in conditions)
+    with connection.cursor() as cursor:
+        # MATERIALIZED: the locking select runs exactly once (a sub-select in `IN (...)` may be
+        # run again per row and then take more than `limit`).
+        cursor.execute(
+            f"WITH due AS MATERIALIZED (SELECT j.id FROM {jobs} j{joins} WHERE j.state = 'pending' "
+            f"AND j.next_attempt_at <= %s{where} ORDER BY j.priority, j.next_attempt_at, j.id LIMIT %s "
+            f"FOR UPDATE OF j SKIP LOCKED) "
+            f"UPDATE {jobs} SET state = %s, attempts = attempts + 1, lease_expires_at = %s, claimed_by = %s, updated_at = %s "
+            f"FROM due WHERE {jobs}.id = due.id AND {jobs}.state = 'pending' RETURNING {jobs}.id",
+            [*params, limit, State.IN_FLIGHT.value, _lease(now), worker_id[:100], now],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def outbound_job_release(*, job: OutboundJob, until) -> bool:
@@ -145,12 +183,13 @@ def attempt_begin(*, job: OutboundJob, requested_by=None) -> SendAttempt | None:
     Committed BEFORE the request: if the process dies during it, the recovery sweep finds an
     unfinished attempt and knows the message may have gone out."""
     now = timezone.now()
-    with transaction.atomic():
-        renewed = OutboundJob.objects.filter(pk=job.pk, state=State.IN_FLIGHT, attempts=job.attempts).update(
-            lease_expires_at=_lease(now), updated_at=now)
-        if not renewed:
-            return None
-        return SendAttempt.objects.create(message_id=job.message_id, number=job.attempts, requested_by=requested_by)
+    # No transaction needed: once renewed, the lease keeps the job this claim's while the
+    # attempt is written; dying in between leaves no attempt, and no request was made.
+    renewed = OutboundJob.objects.filter(pk=job.pk, state=State.IN_FLIGHT, attempts=job.attempts).update(
+        lease_expires_at=_lease(now), updated_at=now)
+    if not renewed:
+        return None
+    return SendAttempt.objects.create(message_id=job.message_id, number=job.attempts, requested_by=requested_by)
 
 
 def retry_begin(*, message: Message, requested_by) -> OutboundJob:

@@ -42,6 +42,7 @@ MEDIA_DOWNLOADS_AT_ONCE = 4
 CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.25
 CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
 REPLY_SHARE_OF_THREADS = 4  # a quarter of the threads wait for agent replies
+BULK_CLAIM_BATCH = 4
 
 
 def _campaigns_dispatch():
@@ -108,6 +109,7 @@ class OutboundWorker(WorkerLoop):
         # Threads bulk sends never take, so an agent's reply is claimed (and sent) at once even
         # while a campaign keeps every other thread busy (none with a concurrency of 1).
         self.reserved_for_replies = self.concurrency // REPLY_SHARE_OF_THREADS
+        self._bulk_batch = min(BULK_CLAIM_BATCH, max(1, self.concurrency - self.reserved_for_replies))
         self._held = Counter()  # claimed sends per channel, for senders' pacing
         self._slot_freed = threading.Event()
         self._pool: _ThreadPool | None = None
@@ -130,7 +132,9 @@ class OutboundWorker(WorkerLoop):
             self._slot_freed.clear()
             return True
         exclude, limit = self._pacing_limits(free)
-        bulk_room = self.concurrency - self.reserved_for_replies - self._bulk_in_hand
+        bulk_room = self._bulk_room()
+        if bulk_room < self._bulk_batch and self._bulk_in_hand:
+            bulk_room = 0  # bulk sends are claimed a few at a time, not one claim per send
         claimed = jobs.outbound_jobs_claim_due(limit=limit, worker_id=self.worker_id, exclude_channels=exclude,
                                                bulk_limit=bulk_room)
         for job in claimed:
@@ -203,7 +207,13 @@ class OutboundWorker(WorkerLoop):
                 if channel:
                     self._held[channel] -= 1
                     self.sends_done += 1
-            self._slot_freed.set()
+            # Wake the loop when it has something to claim: any freed thread, except a bulk send's
+            # while too few bulk threads are free for a batch (agent replies are polled meanwhile).
+            if not bulk or self._bulk_room() >= self._bulk_batch or not self._bulk_in_hand:
+                self._slot_freed.set()
+
+    def _bulk_room(self) -> int:
+        return self.concurrency - self.reserved_for_replies - self._bulk_in_hand
 
     def _pacing_limits(self, free: int) -> tuple[list[str], int]:
         """Channels not to claim for (their paced sender has enough sends waiting here) and how

@@ -119,14 +119,14 @@ def _reserve(campaign_id: int):
         campaign = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id, status=Status.SENDING).first()
         if campaign is None:
             return None
-        if problem := template_problem(campaign):
-            campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
-            return None
         now = timezone.now()
-        rate = campaign_rate(campaign)
         next_at = campaign.next_dispatch_at or now
         if next_at > now:
             return None
+        if problem := template_problem(campaign):
+            campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
+            return None
+        rate = campaign_rate(campaign)
         base = max(next_at, now - timedelta(seconds=CATCH_UP_SECONDS))
         allowance = min(BATCH_MAX, int((now - base).total_seconds() * rate) + 1)
         backlog = OutboundJob.objects.filter(state=OutboundJob.State.PENDING, priority=OutboundJob.Priority.BULK).count()

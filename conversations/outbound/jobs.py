@@ -35,6 +35,7 @@ from conversations.models import (
 from conversations.reports.rollups import report_mark_message
 from conversations.sql import db_datetime, table, update_returning
 from conversations.plivo_errors import ERROR_REFUSED, ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
+from conversations.outbound import pushes
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
 from messaging_site.errors import ApplicationError
@@ -296,7 +297,7 @@ def _accepted(*, job: OutboundJob, uuid: str, now) -> None:
     OutboundJob.objects.filter(pk=job.pk).update(
         state=State.ACCEPTED, lease_expires_at=None, last_error="", report_lookups=0, updated_at=now,
         report_due_at=None if message.status in SETTLED_STATUSES else _report_due(now))
-    events.broadcast_on_commit(events.message_updated_event(message))
+    events.broadcast_on_commit(events.message_updated_event(message), batch=pushes.batch())
 
 
 def _retry_later(still_ours, message_id: int, *, now, delay: float, detail: str, error_code: str, note: str) -> None:

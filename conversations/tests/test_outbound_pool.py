@@ -7,6 +7,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
+from conversations import events
 from conversations.models import MessageStatus, OutboundJob, SendAttempt
 from conversations.outbound import jobs, message_send, outbound_jobs_claim_due, outbound_sweep
 from conversations.outbound.service import job_send
@@ -120,3 +121,16 @@ def test_an_accepted_send_is_recorded_after_the_database_comes_back(fake_plivo, 
     message = reload(message)
     assert len(failures) == 2 and message.status == MessageStatus.SENDING
     assert message.plivo_message_uuid == fake_plivo.accepted[0].uuid and len(fake_plivo.sends()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_worker_pushes_its_sends_events_together(fake_plivo, monkeypatch):
+    pushed = []
+    monkeypatch.setattr(events, "group_send", lambda group, message: pushed.append(message))
+    messages = [message_send(conversation=sms(n), kind="text", text="Hello", priority=OutboundJob.Priority.BULK)[0]
+                for n in range(12)]
+    pushed.clear()
+    drain(concurrency=4)
+    updates = [event for message in pushed for event in message["events"] if event["type"] == "message.updated"]
+    assert sorted(event["payload"]["message"]["id"] for event in updates) == sorted(m.pk for m in messages)
+    assert len(pushed) < len(updates)  # together, not one channel-layer message per send

@@ -13,7 +13,8 @@
    (uuid stored, `sending`), transient (retried with backoff), 429 (sent again when the limiter
    allows, never an error), permanent (`failed` at once) or ambiguous (the request may have
    reached Plivo: never resent automatically; `unconfirmed` until a report arrives or the time
-   runs out).
+   runs out). A pooled worker pushes its sends' inbox events together (pushes.py). A bulk job
+   no worker claimed yet can be withdrawn (a campaign paused or stopped): never sent.
 4. The recovery sweep (recovery.py) settles what a dead worker or a missing delivery report
    left open, asking Plivo (`GET Message/{uuid}/`) about accepted sends no report settled.
 
@@ -34,6 +35,7 @@ from conversations.outbound import pacing
 from conversations.outbound.jobs import (
     outbound_job_claim,
     outbound_jobs_claim_due,
+    outbound_jobs_withdraw,
     outcome_record,
     retry_delay_seconds,
     send_report_received,
@@ -47,7 +49,8 @@ __all__ = [
     "KINDS", "WHATSAPP_ONLY_KINDS", "PreparedContent", "content_prepare",
     "MessageLookup", "Result", "SendOutcome", "plivo_message_get", "plivo_request", "plivo_send", "status_callback_url",
     "pacing",
-    "outbound_job_claim", "outbound_jobs_claim_due", "outcome_record", "retry_delay_seconds", "send_report_received",
+    "outbound_job_claim", "outbound_jobs_claim_due", "outbound_jobs_withdraw", "outcome_record", "retry_delay_seconds",
+    "send_report_received",
     "job_send", "message_retry", "message_send", "outbound_job_process",
     "BulkMessage", "BulkQueued", "messages_queue_bulk",
     "outbound_sweep", "report_lookup",

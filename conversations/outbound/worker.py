@@ -3,7 +3,7 @@
 
 The loop (`conversations.background.WorkerLoop`, shared with the webhook worker) claims as
 many due jobs as there are free threads, agent replies first, bulk sends (campaigns) never on
-the quarter of the threads kept for agent replies, and runs the recovery sweep, the
+the eighth of the threads kept for agent replies, and runs the recovery sweep, the
 inbox-event pruning and the campaign dispatcher as chores. Any number of workers may run: `manage.py
 run_outbound_worker` runs one per process; with OUTBOUND_WORKER_EMBEDDED the web process runs
 one in a thread. With a concurrency of 1 a worker sends on its own thread (the tests' way).
@@ -43,8 +43,8 @@ MEDIA_DOWNLOADS_AT_ONCE = 4
 # BACKLOG_SECONDS = 2 s of the campaign queued, so the sends never run dry meanwhile).
 CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.5
 CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
-REPLY_SHARE_OF_THREADS = 4  # a quarter of the threads wait for agent replies
-BULK_CLAIM_BATCH = 4
+REPLY_SHARE_OF_THREADS = 8  # an eighth of the threads (2 of 16) wait for agent replies
+BULK_CLAIM_BATCH = 3
 
 
 def _campaigns_dispatch():

@@ -9,7 +9,8 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.campaigns import dispatch, lifecycle, recipients, results
@@ -202,6 +203,18 @@ def test_queueing_keeps_to_the_campaigns_rate(manager, any_hour):
         queued += [campaign_dispatch_batch(campaign_id=campaign.pk) for _ in range(3)]
     # One at the start; two seconds later the four they allow (catch-up capped at one second's worth + one).
     assert queued == [1, 0, 0, 3, 0, 0]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(manager, any_hour):
+    counts = []
+    for size, first in ((3, 2400), (30, 2500)):  # (SQLite splits much larger inserts)
+        campaign = started(whatsapp_campaign(manager, phones=[f"+1415555{first + n}" for n in range(size)],
+                                             rate_per_second=50), manager)
+        with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(seconds=5), tick=True):  # a full batch is due
+            with CaptureQueriesContext(connection) as queries:
+                assert campaign_dispatch_batch(campaign_id=campaign.pk) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_scheduled_campaigns_start_at_their_time(manager, fake_plivo, any_hour):

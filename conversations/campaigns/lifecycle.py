@@ -19,7 +19,7 @@ from django.utils import timezone
 from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.models import MessageTemplate, OutboundJob
 from conversations.outbound import pacing
-from conversations.outbound.jobs import outbound_jobs_withdraw
+from conversations.outbound.claims import outbound_jobs_withdraw
 from conversations.outbound.transport import sender_for
 from conversations.privacy.audit import audit_record
 from messaging_site.errors import ApplicationError

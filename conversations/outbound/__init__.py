@@ -5,7 +5,7 @@
    and writes the `queued` message and its `OutboundJob` in ONE transaction: `OutboundJob` is
    the queue, no message without its job. `messages_queue_bulk()` (bulk.py) does the same for a
    batch of bulk messages (a campaign's) in a fixed number of queries.
-2. Workers (worker.py) claim due jobs, agent replies before bulk, and send them on a bounded
+2. Workers (worker.py) claim due jobs (claims.py), agent replies before bulk, and send them on a bounded
    pool of threads. Each request waits for its turn under the account's API limit and its
    sender's MPS, shared by every worker process (pacing.py), then goes to Plivo through the
    SDK (transport.py).

@@ -51,8 +51,11 @@ def broadcast_on_commit(*events: Event, batch: BroadcastBatch | None = None) -> 
     savepoint are dropped with it, also from a batch.
     """
     logged = [InboxEvent(type=event_type, data=data) for event_type, data in events]
-    for event in logged:
-        insert_row(event)
+    if len(logged) > 1:
+        InboxEvent.objects.bulk_create(logged)  # a bulk send's batch: one statement (ids in order)
+    else:
+        for event in logged:
+            insert_row(event)
     wire_events = [event.as_wire() for event in logged]
     if batch is None:
         transaction.on_commit(lambda: _push(wire_events))

@@ -12,7 +12,7 @@ class OutboundJob(models.Model):
     """The outbox entry for one outbound message: the one queue send workers claim from.
 
     Written in the same transaction as its message. A worker claims due jobs (highest priority
-    first) with a lease; a lease that expires (worker killed) is judged by the recovery sweep.
+    first) with a lease; a bulk job no worker claimed yet may be withdrawn (never sent); a lease that expires (worker killed) is judged by the recovery sweep.
     An accepted send keeps a `report_due_at` until a delivery report settles it: past that,
     Parley asks Plivo what became of the message.
     """
@@ -23,6 +23,8 @@ class OutboundJob(models.Model):
         ACCEPTED = "accepted", "Accepted by Plivo"
         UNCONFIRMED = "unconfirmed", "May have been sent; awaiting a report"
         FAILED = "failed", "Failed"
+        # Taken back before any worker claimed it (its campaign was paused or stopped): never sent.
+        WITHDRAWN = "withdrawn", "Withdrawn before sending"
 
     class Priority(models.IntegerChoices):
         # Lower goes first: an agent waiting on a reply beats a campaign's backlog.
@@ -53,7 +55,7 @@ class OutboundJob(models.Model):
             models.Index(fields=["report_due_at"], condition=Q(report_due_at__isnull=False), name="outbound_job_report_due"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=["pending", "in_flight", "accepted", "unconfirmed", "failed"]),
+            models.CheckConstraint(condition=Q(state__in=["pending", "in_flight", "accepted", "unconfirmed", "failed", "withdrawn"]),
                                    name="outbound_job_state_valid"),
         ]
 

@@ -137,3 +137,9 @@ def select_one(
     for name, value in zip(extra or {}, row[start:]):
         instances[name] = value
     return instances
+
+
+def case_by_id(values: dict) -> tuple[str, list]:
+    """`CASE id WHEN <pk> THEN <value> ... END` for a raw UPDATE that gives each row its own
+    value (a bulk write: built as text, without the ORM's per-branch expressions)."""
+    return "CASE id " + " ".join(["WHEN %s THEN %s"] * len(values)) + " END", [x for item in values.items() for x in item]

@@ -1,10 +1,11 @@
 """The dispatcher: a chore of the outbound worker that hands campaign recipients to the one send
-path (`message_send`, at bulk priority), paced to each campaign's rate.
+path (`messages_queue_bulk`, at bulk priority), paced to each campaign's rate.
 
-Each batch, in ONE transaction: lock the campaign (a second worker skips it), claim due pending
-recipients (`SKIP LOCKED`), check each again at this moment (consent, quiet hours, a number
-that already received this campaign), queue its message and mark it queued with the link to
-that message (unique). A worker killed mid-batch rolls the whole batch back; a committed
+Each batch, in ONE transaction: claim due pending recipients (`SKIP LOCKED`), check each again
+at this moment (consent, quiet hours, a number that already received this campaign), queue
+their messages in one go (the send path makes its own checks: a refusal skips that recipient
+with its reason) and mark them queued with the link to their message (unique), a fixed number
+of queries per batch. A worker killed mid-batch rolls the whole batch back; a committed
 recipient is never queued again, whatever restarts or pauses follow.
 
 The outbound queue is kept short (`BACKLOG_SECONDS` of the campaign's rate in bulk jobs), so
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -26,8 +27,8 @@ from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.campaigns import results, rules
 from conversations.campaigns.lifecycle import campaign_fail, campaign_rate, template_problem
 from conversations.models import Contact, Conversation, OutboundJob
-from conversations.outbound.service import message_send
-from messaging_site.errors import ApplicationError
+from conversations.outbound import BulkMessage, messages_queue_bulk
+from conversations.sql import case_by_id, db_datetime, table
 
 logger = logging.getLogger(__name__)
 
@@ -75,21 +76,40 @@ def campaign_dispatch_batch(*, campaign_id: int) -> int:
     if reservation is None:
         return 0
     campaign, allowance, rate, now = reservation
-    queued = None
+    queued, failure, empty = 0, None, False
     try:
         with transaction.atomic():
+            if not _still_sending(campaign):
+                return 0
             due = (campaign.recipients.filter(status=CampaignRecipient.Status.PENDING)
                    .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("id"))
             batch = list(due.select_for_update(skip_locked=True)[:allowance])
-            if not batch:
-                _complete_if_done(campaign, now=now)
-                return 0
-            queued = _queue(campaign, batch, now=now)
-            return queued or 0
+            if batch:
+                queued, failure = _queue(campaign, batch, now=now)
+            empty = not batch
     finally:
-        if (queued or 0) < allowance:  # give back the share this batch did not use
+        if queued < allowance:  # give back the share this batch did not use
             Campaign.objects.filter(pk=campaign.pk).update(
-                next_dispatch_at=F("next_dispatch_at") - timedelta(seconds=(allowance - (queued or 0)) / rate))
+                next_dispatch_at=F("next_dispatch_at") - timedelta(seconds=(allowance - queued) / rate))
+    # After the batch's transaction (which holds the campaign only in share mode): a campaign's
+    # state changes under its exclusive lock.
+    if failure:
+        campaign_fail(campaign=campaign, reason=f"Stopped sending: {failure}")
+    elif empty:
+        _complete_if_done(campaign, now=now)
+    return queued
+
+
+def _still_sending(campaign: Campaign) -> bool:
+    """Whether the campaign is still sending, its row held in share mode until the batch commits:
+    a pause or stop (which hold it exclusively while they withdraw the queued messages) either
+    waits for this batch, then withdraws what it queued, or is seen here, and nothing is queued."""
+    if connection.vendor != "postgresql":
+        return Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {table(Campaign)} WHERE id = %s FOR SHARE", [campaign.pk])
+        row = cursor.fetchone()
+    return row is not None and row[0] == Status.SENDING
 
 
 def _reserve(campaign_id: int):
@@ -99,14 +119,14 @@ def _reserve(campaign_id: int):
         campaign = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id, status=Status.SENDING).first()
         if campaign is None:
             return None
-        if problem := template_problem(campaign):
-            campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
-            return None
         now = timezone.now()
-        rate = campaign_rate(campaign)
         next_at = campaign.next_dispatch_at or now
         if next_at > now:
             return None
+        if problem := template_problem(campaign):
+            campaign_fail(campaign=campaign, reason=f"Stopped sending: {problem}")
+            return None
+        rate = campaign_rate(campaign)
         base = max(next_at, now - timedelta(seconds=CATCH_UP_SECONDS))
         allowance = min(BATCH_MAX, int((now - base).total_seconds() * rate) + 1)
         backlog = OutboundJob.objects.filter(state=OutboundJob.State.PENDING, priority=OutboundJob.Priority.BULK).count()
@@ -117,42 +137,55 @@ def _reserve(campaign_id: int):
         return campaign, allowance, rate, now
 
 
-def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> int | None:
-    """Check and queue each recipient of `batch`; None if the campaign failed on the way."""
+def _queue(campaign: Campaign, batch: list[CampaignRecipient], *, now) -> tuple[int, str]:
+    """Check `batch` and queue its recipients through the send path in one go
+    (`messages_queue_bulk`), linking each to its message in the same transaction. Returns how
+    many were queued, and why the campaign cannot go on ("" when it can: a template no longer
+    approved refuses every recipient)."""
     template = rules.campaign_template(campaign)
     phones = [recipient.phone for recipient in batch]
     refusals = rules.consent_refusals(phones=phones, channel=campaign.channel,
                                       opt_in_required=rules.requires_opt_in(campaign, template))
     already = set(CampaignRecipient.objects.filter(campaign=campaign, phone__in=phones, message__isnull=False)
                   .values_list("phone", flat=True))
-    threads = _conversations_for([r.phone for r in batch if r.phone not in refusals and r.phone not in already],
-                                 channel=campaign.channel)
-    queued = 0
+    skipped, waiting, to_send = [], [], []
     for recipient in batch:
         if recipient.phone in refusals:
-            _skip(recipient, refusals[recipient.phone], "Opted out (or erased) by the time of sending; not sent."
+            _skip(skipped, recipient, refusals[recipient.phone], "Opted out (or erased) by the time of sending; not sent."
                   if refusals[recipient.phone] == Reason.OPTED_OUT else "No recorded opt-in on this channel.")
-            continue
-        if recipient.phone in already:
-            _skip(recipient, Reason.ALREADY_RECEIVED, "This number already received this campaign.")
-            continue
-        if (wait_until := rules.quiet_hours_wait_until(phone=recipient.phone, now=now)) is not None:
-            CampaignRecipient.objects.filter(pk=recipient.pk).update(not_before=wait_until)
-            continue
-        try:
-            message, _ = message_send(conversation=threads[recipient.phone], priority=OutboundJob.Priority.BULK,
-                                      **rules.message_content(campaign, template, recipient.parameters))
-        except ApplicationError as exc:
-            if exc.code.startswith("template_not"):
-                campaign_fail(campaign=campaign, reason=f"Stopped sending: {exc.message}")
-                return None
-            _skip(recipient, SEND_REFUSALS.get(exc.code, Reason.INVALID_PARAMETERS), exc.message)
-            continue
-        CampaignRecipient.objects.filter(pk=recipient.pk, status=CampaignRecipient.Status.PENDING).update(
-            status=CampaignRecipient.Status.QUEUED, message=message, queued_at=now)
-        already.add(recipient.phone)
-        queued += 1
-    return queued
+        elif recipient.phone in already:
+            _skip(skipped, recipient, Reason.ALREADY_RECEIVED, "This number already received this campaign.")
+        elif (wait_until := rules.quiet_hours_wait_until(phone=recipient.phone, now=now)) is not None:
+            recipient.not_before = wait_until
+            waiting.append(recipient)
+        else:
+            to_send.append(recipient)
+    threads = _conversations_for([recipient.phone for recipient in to_send], channel=campaign.channel)
+    by_pk = {recipient.pk: recipient for recipient in to_send}
+
+    def link(messages: dict) -> None:
+        # Inside the send path's transaction: the link (unique) commits with its message or not at all.
+        message_ids, params = case_by_id({pk: message.pk for pk, message in messages.items()})
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table(CampaignRecipient)} SET status = %s, queued_at = %s, message_id = {message_ids} "
+                           f"WHERE id IN ({', '.join(['%s'] * len(messages))})",
+                           [CampaignRecipient.Status.QUEUED.value, db_datetime(now), *params, *messages])
+
+    outcome = messages_queue_bulk(within=link, items=[
+        BulkMessage(key=recipient.pk, conversation_id=threads[recipient.phone].pk,
+                    **rules.message_content(campaign, template, recipient.parameters))
+        for recipient in to_send])
+    failed = None
+    for pk, refusal in outcome.refusals.items():
+        if refusal.code.startswith("template_not"):
+            failed = refusal
+        else:
+            _skip(skipped, by_pk[pk], SEND_REFUSALS.get(refusal.code, Reason.INVALID_PARAMETERS), refusal.message)
+    if skipped:
+        CampaignRecipient.objects.bulk_update(skipped, ["status", "skip_reason", "skip_detail"])
+    if waiting:
+        CampaignRecipient.objects.bulk_update(waiting, ["not_before"])
+    return len(outcome.messages), failed.message if failed is not None else ""
 
 
 def _conversations_for(phones: list[str], *, channel: str) -> dict[str, Conversation]:
@@ -171,9 +204,9 @@ def _conversations_for(phones: list[str], *, channel: str) -> dict[str, Conversa
     return {phone: by_contact[contact.pk] for phone, contact in contacts.items()}
 
 
-def _skip(recipient: CampaignRecipient, reason: str, detail: str) -> None:
-    CampaignRecipient.objects.filter(pk=recipient.pk, status=CampaignRecipient.Status.PENDING).update(
-        status=CampaignRecipient.Status.SKIPPED, skip_reason=reason, skip_detail=detail[:300])
+def _skip(skipped: list, recipient: CampaignRecipient, reason: str, detail: str) -> None:
+    recipient.status, recipient.skip_reason, recipient.skip_detail = CampaignRecipient.Status.SKIPPED, reason, detail[:300]
+    skipped.append(recipient)
 
 
 def _complete_if_done(campaign: Campaign, *, now) -> None:

@@ -7,7 +7,8 @@
                                                  paused
 
 Every transition locks the campaign row and checks the state it starts from; a refused one is a
-409 `ApplicationError` saying why. Creation, start and stop are audited.
+409 `ApplicationError` saying why. Creation, start and stop are audited. Pause and stop withdraw
+the campaign's queued messages no worker has claimed yet (`queued_withdraw`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.campaign_models import Campaign, CampaignRecipient
-from conversations.models import MessageTemplate
+from conversations.models import MessageTemplate, OutboundJob
 from conversations.outbound import pacing
+from conversations.outbound.claims import outbound_jobs_withdraw
 from conversations.outbound.transport import sender_for
 from conversations.privacy.audit import audit_record
 from messaging_site.errors import ApplicationError
@@ -129,12 +131,16 @@ def campaign_start(*, campaign: Campaign, by) -> Campaign:
 
 
 def campaign_pause(*, campaign: Campaign, by) -> Campaign:
+    """Sending → paused, withdrawing the queued messages no worker has claimed yet: their
+    recipients are pending again, for the resume."""
     with transaction.atomic():
         campaign = _locked(campaign)
         if campaign.status != Status.SENDING:
             raise _refuse(campaign, "paused", "sending")
         campaign.status = Status.PAUSED
         campaign.save(update_fields=["status", "updated_at"])
+        queued_withdraw(campaign=campaign, reason="Withdrawn before sending: the campaign was paused; resuming it "
+                                                  "sends this recipient a new message.")
     return campaign
 
 
@@ -149,7 +155,8 @@ def campaign_resume(*, campaign: Campaign, by) -> Campaign:
 
 
 def campaign_stop(*, campaign: Campaign, by) -> Campaign:
-    """Final: recipients not queued yet stay pending and are never sent."""
+    """Final: recipients not queued yet stay pending and are never sent; queued ones no worker
+    has claimed yet are withdrawn (pending, unsent)."""
     with transaction.atomic():
         campaign = _locked(campaign)
         if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SCHEDULED):
@@ -157,12 +164,29 @@ def campaign_stop(*, campaign: Campaign, by) -> Campaign:
         before = campaign.status
         campaign.status, campaign.finished_at = Status.STOPPED, timezone.now()
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
-        audit_record(actor=by, action="campaign.stopped", target=campaign, details={"from": before})
+        withdrawn = queued_withdraw(campaign=campaign, reason="Withdrawn before sending: the campaign was stopped.")
+        audit_record(actor=by, action="campaign.stopped", target=campaign, details={"from": before, "withdrawn": withdrawn})
     return campaign
 
 
+def queued_withdraw(*, campaign: Campaign, reason: str) -> int:
+    """Take back the campaign's queued messages no worker has claimed yet (the few seconds of
+    backlog the dispatcher keeps): their jobs withdrawn, never sent (`outbound_jobs_withdraw`,
+    atomic against a worker's claim), their recipients pending again with no message, so a
+    resume queues each once more, exactly once, and a stop leaves them unsent. A message a
+    worker already claimed is left to finish. Call holding the campaign's lock (the dispatcher
+    queues nothing for it meanwhile). Returns how many were withdrawn."""
+    queued = CampaignRecipient.objects.filter(campaign=campaign, status=CampaignRecipient.Status.QUEUED,
+                                              message__outbound_job__state=OutboundJob.State.PENDING)
+    withdrawn = outbound_jobs_withdraw(message_ids=list(queued.values_list("message_id", flat=True)), reason=reason)
+    if withdrawn:
+        CampaignRecipient.objects.filter(campaign=campaign, message_id__in=withdrawn).update(
+            status=CampaignRecipient.Status.PENDING, message=None, queued_at=None)
+    return len(withdrawn)
+
+
 def campaign_fail(*, campaign: Campaign, reason: str) -> None:
-    """The campaign cannot go on (called by the dispatcher, holding the campaign's lock)."""
+    """The campaign cannot go on (called by the dispatcher; only a sending or scheduled campaign fails)."""
     Campaign.objects.filter(pk=campaign.pk, status__in=[Status.SENDING, Status.SCHEDULED]).update(
         status=Status.FAILED, failure_reason=reason[:500], finished_at=timezone.now(), updated_at=timezone.now())
 
@@ -177,4 +201,5 @@ def template_problem(campaign: Campaign) -> str:
 
 
 __all__ = ["campaign_create", "campaign_start", "campaign_pause", "campaign_resume", "campaign_stop", "campaign_fail",
+           "queued_withdraw",
            "campaign_rate", "rate_allowed", "template_problem"]

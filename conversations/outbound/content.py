@@ -60,9 +60,12 @@ def content_prepare(
     location: dict | None = None,
     attachments=None,
     sent_by=None,
+    templates: dict | None = None,
 ) -> PreparedContent:
     """Check one message's content against the channel's rules; raise `ApplicationError`.
-    `attachments`: ids of files `sent_by` uploaded (POST /api/v1/attachments/)."""
+    `attachments`: ids of files `sent_by` uploaded (POST /api/v1/attachments/). `templates`:
+    a dict the caller keeps across many messages (a bulk batch), so each template is looked up
+    once for all of them."""
     if channel not in Channel.values:
         raise ApplicationError("channel must be whatsapp or sms.", code="invalid_channel", field="channel", status=400)
     if kind not in KINDS:
@@ -87,7 +90,7 @@ def content_prepare(
     if text:
         raise ApplicationError(f"text is not used with type {kind}.", code="unexpected_field", field="text", status=400)
     if kind == "template":
-        return _prepare_template(template)
+        return _prepare_template(template, templates=templates)
     if kind == "interactive":
         return _prepare_interactive(interactive)
     return _prepare_location(location)
@@ -145,11 +148,19 @@ def _count_mismatch(where: str, expected: int, given: int, field: str) -> Applic
     )
 
 
-def _prepare_template(call: dict | None) -> PreparedContent:
+def _template_find(name: str, language: str, templates: dict | None) -> MessageTemplate | None:
+    if templates is None:
+        return MessageTemplate.objects.filter(name=name, language=language).first()
+    if (name, language) not in templates:
+        templates[(name, language)] = MessageTemplate.objects.filter(name=name, language=language).first()
+    return templates[(name, language)]
+
+
+def _prepare_template(call: dict | None, *, templates: dict | None = None) -> PreparedContent:
     if not isinstance(call, dict) or not call.get("name") or not call.get("language"):
         raise ApplicationError("A template message needs template.name and template.language.", code="required", field="template", status=400)
     name, language = str(call["name"]), str(call["language"])
-    template = MessageTemplate.objects.filter(name=name, language=language).first()
+    template = _template_find(name, language, templates)
     if template is None:
         languages = list(MessageTemplate.objects.filter(name=name).values_list("language", flat=True))
         hint = f" It exists in: {', '.join(languages)}." if languages else ""

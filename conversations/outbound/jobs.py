@@ -2,13 +2,13 @@
 message (queued → sending, the retry note, failed, unconfirmed).
 
     pending ──claim──▶ in_flight ──accepted──▶ accepted ──(report or lookup)──▶ settled
-       ▲                  │ transient / 429: pending again, later
-       └──────────────────┤ permanent: failed          ambiguous: unconfirmed ──report──▶ accepted | failed
-                          └ lease expired: pending (nothing went out) or unconfirmed (it may have)
+     │ ▲                  │ transient / 429: pending again, later
+     │ └──────────────────┤ permanent: failed          ambiguous: unconfirmed ──report──▶ accepted | failed
+     │                    └ lease expired: pending (nothing went out) or unconfirmed (it may have)
+     └─withdraw (not claimed yet: its campaign was paused or stopped)─▶ withdrawn, never sent
 
-Claims are conditional UPDATEs (`SKIP LOCKED` on PostgreSQL), so of several racing workers
-exactly one holds a job. Delivery reports reach a job only through `send_report_received()`,
-which the report path calls.
+Claiming and withdrawing are claims.py's (re-exported here). Delivery reports reach a job only
+through `send_report_received()`, which the report path calls.
 """
 
 from __future__ import annotations
@@ -31,7 +31,16 @@ from conversations.models import (
     SendAttempt,
 )
 from conversations.reports.rollups import report_mark_message
+from conversations.sql import db_datetime, update_returning
 from conversations.plivo_errors import ERROR_UNCONFIRMED, ERROR_UNKNOWN_TO_PLIVO, explain_error_code
+from conversations.outbound import pushes
+from conversations.outbound.claims import (  # noqa: F401 (re-exported: the job's state machine in one place)
+    _lease,
+    outbound_job_claim,
+    outbound_job_release,
+    outbound_jobs_claim_due,
+    outbound_jobs_withdraw,
+)
 from conversations.outbound.transport import RATE_LIMITED_STATUS, Result, SendOutcome
 from conversations.background import backoff_seconds
 from messaging_site.errors import ApplicationError
@@ -54,55 +63,11 @@ _ATTEMPT_OUTCOMES = {
 }
 
 
-def _lease(now):
-    return now + timedelta(seconds=settings.OUTBOUND_LEASE_SECONDS)
-
-
 def _report_due(now, lookups: int = 0):
     return now + timedelta(seconds=settings.OUTBOUND_REPORT_TIMEOUT_SECONDS * 2 ** lookups)
 
 
-# --- claiming ---------------------------------------------------------------------------------------
-def outbound_job_claim(*, message_id: int, worker_id: str) -> OutboundJob | None:
-    """Take the due, pending job of `message_id` with a lease; None if it is not claimable
-    (claimed by another worker, not yet due, or finished)."""
-    now = timezone.now()
-    claimed = OutboundJob.objects.filter(message_id=message_id, state=State.PENDING, next_attempt_at__lte=now).update(
-        state=State.IN_FLIGHT, attempts=F("attempts") + 1, lease_expires_at=_lease(now), claimed_by=worker_id[:100],
-        updated_at=now)
-    if not claimed:
-        return None
-    return OutboundJob.objects.select_related("message__conversation__contact").get(message_id=message_id)
-
-
-def outbound_jobs_claim_due(*, limit: int, worker_id: str, exclude_channels=()) -> list[OutboundJob]:
-    """Take up to `limit` due jobs, agent replies before bulk, oldest due first; none of
-    `exclude_channels` (their sender has enough sends waiting in this process)."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = OutboundJob.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
-        if exclude_channels:
-            due = due.exclude(message__conversation__channel__in=list(exclude_channels))
-        pks = list(due.order_by("priority", "next_attempt_at", "pk").select_for_update(skip_locked=True, of=("self",))
-                   .values_list("pk", flat=True)[:limit])
-        if not pks:
-            return []
-        OutboundJob.objects.filter(pk__in=pks, state=State.PENDING).update(
-            state=State.IN_FLIGHT, attempts=F("attempts") + 1, lease_expires_at=_lease(now), claimed_by=worker_id[:100],
-            updated_at=now)
-        return list(OutboundJob.objects.select_related("message__conversation__contact")
-                    .filter(pk__in=pks, state=State.IN_FLIGHT, claimed_by=worker_id[:100]).order_by("priority", "pk"))
-
-
-def outbound_job_release(*, job: OutboundJob, until) -> bool:
-    """Give back a claimed job whose request was not made (its turn comes later): pending again
-    from `until`, the claim not counted as an attempt."""
-    now = timezone.now()
-    return bool(OutboundJob.objects.filter(pk=job.pk, state=State.IN_FLIGHT, attempts=job.attempts).update(
-        state=State.PENDING, attempts=F("attempts") - 1, next_attempt_at=until, lease_expires_at=None, claimed_by="",
-        updated_at=now))
-
-
+# --- claiming: claims.py (re-exported here) ----------------------------------------------------------
 def attempt_begin(*, job: OutboundJob, requested_by=None) -> SendAttempt | None:
     """Record the attempt a claimed job is about to make, renewing its lease; None when the job
     is no longer this claim's (its lease ran out while it waited for its turn).
@@ -110,12 +75,13 @@ def attempt_begin(*, job: OutboundJob, requested_by=None) -> SendAttempt | None:
     Committed BEFORE the request: if the process dies during it, the recovery sweep finds an
     unfinished attempt and knows the message may have gone out."""
     now = timezone.now()
-    with transaction.atomic():
-        renewed = OutboundJob.objects.filter(pk=job.pk, state=State.IN_FLIGHT, attempts=job.attempts).update(
-            lease_expires_at=_lease(now), updated_at=now)
-        if not renewed:
-            return None
-        return SendAttempt.objects.create(message_id=job.message_id, number=job.attempts, requested_by=requested_by)
+    # No transaction needed: once renewed, the lease keeps the job this claim's while the
+    # attempt is written; dying in between leaves no attempt, and no request was made.
+    renewed = OutboundJob.objects.filter(pk=job.pk, state=State.IN_FLIGHT, attempts=job.attempts).update(
+        lease_expires_at=_lease(now), updated_at=now)
+    if not renewed:
+        return None
+    return SendAttempt.objects.create(message_id=job.message_id, number=job.attempts, requested_by=requested_by)
 
 
 def retry_begin(*, message: Message, requested_by) -> OutboundJob:
@@ -130,6 +96,10 @@ def retry_begin(*, message: Message, requested_by) -> OutboundJob:
                 f"Only failed messages can be retried; this one is {locked.get_status_display().lower()}.",
                 code="not_retryable", status=409)
         job, _ = OutboundJob.objects.get_or_create(message=locked)
+        if job.state == State.WITHDRAWN:
+            raise ApplicationError("This message was withdrawn before it was sent (its campaign was paused or stopped; "
+                                   "a resumed campaign sends a new one), so it cannot be retried.",
+                                   code="not_retryable", status=409)
         if job.state in (State.IN_FLIGHT, State.PENDING):
             raise ApplicationError("This message is already being sent.", code="not_retryable", status=409)
         # The old Plivo uuid stays in the attempt history; the new send gets a new one.
@@ -204,22 +174,21 @@ def outcome_record(*, job: OutboundJob, attempt: SendAttempt, outcome: SendOutco
 
 
 def _accepted(*, job: OutboundJob, uuid: str, now) -> None:
-    # A delivery report matched by our ref may already have arrived: keep what it said.
-    not_sending_yet = Q(status_rank__lt=STATUS_RANK[MessageStatus.SENDING])
-    not_failed = Q(status_rank__lt=STATUS_RANK[MessageStatus.FAILED])
-    Message.objects.filter(pk=job.message_id).update(
-        plivo_message_uuid=uuid,
-        status=Case(When(not_sending_yet, then=Value(MessageStatus.SENDING.value)), default=F("status")),
-        unconfirmed_since=Case(When(not_failed, then=Value(None)), default=F("unconfirmed_since")),
-        error_code=Case(When(not_failed, then=Value("")), default=F("error_code")),
-        error_message=Case(When(not_failed, then=Value("")), default=F("error_message")),
-        next_attempt_at=None, updated_at=now,
-    )
-    message = message_for_event(job.message_id)
+    # A delivery report matched by our ref may already have arrived: keep what it said. One
+    # statement writes the message and reads it back for its event.
+    not_sending_yet = f"status_rank < {STATUS_RANK[MessageStatus.SENDING]}"
+    not_failed = f"status_rank < {STATUS_RANK[MessageStatus.FAILED]}"
+    message = update_returning(Message, assignments=(
+        f"plivo_message_uuid = %s, status = CASE WHEN {not_sending_yet} THEN %s ELSE status END, "
+        f"unconfirmed_since = CASE WHEN {not_failed} THEN NULL ELSE unconfirmed_since END, "
+        f"error_code = CASE WHEN {not_failed} THEN '' ELSE error_code END, "
+        f"error_message = CASE WHEN {not_failed} THEN '' ELSE error_message END, "
+        "next_attempt_at = NULL, updated_at = %s"), where="id = %s",
+        params=[uuid, MessageStatus.SENDING.value, db_datetime(now), job.message_id])
     OutboundJob.objects.filter(pk=job.pk).update(
         state=State.ACCEPTED, lease_expires_at=None, last_error="", report_lookups=0, updated_at=now,
         report_due_at=None if message.status in SETTLED_STATUSES else _report_due(now))
-    events.broadcast_on_commit(events.message_updated_event(message))
+    events.broadcast_on_commit(events.message_updated_event(message), batch=pushes.batch())
 
 
 def _retry_later(still_ours, message_id: int, *, now, delay: float, detail: str, error_code: str, note: str) -> None:

@@ -138,18 +138,9 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
     contact = Contact.objects.get(pk=conversation.contact_id)
     send_refuse_if_suppressed(contact=contact, channel=channel)  # privacy: erased/suppressed numbers (issue 17)
     if contact.is_opted_out(channel):
-        raise ApplicationError(
-            f"{contact} opted out of {conversation.get_channel_display()} messages; nothing is sent until they opt back in.",
-            code="opted_out",
-            field="to",
-        )
+        raise opted_out_error(contact, conversation)
     if content.kind != "template" and not conversation.window_is_open():
-        raise ApplicationError(
-            "WhatsApp's 24-hour window for this customer is closed (their last message is more than 24 hours old, "
-            "or they never wrote). Send an approved template instead; free-form messages are possible again once they reply.",
-            code="window_closed",
-            field="kind",
-        )
+        raise window_closed_error()
     message = Message.objects.create(
         conversation=conversation,
         direction=Message.Direction.OUTBOUND,
@@ -168,6 +159,23 @@ def _message_queue(*, conversation, phone, channel, content: PreparedContent, se
     message.conversation = conversation_record_message(conversation=conversation, message=message, inbound=False)
     events.broadcast_on_commit(events.message_created_event(message))
     return message
+
+
+def opted_out_error(contact: Contact, conversation: Conversation) -> ApplicationError:
+    return ApplicationError(
+        f"{contact} opted out of {conversation.get_channel_display()} messages; nothing is sent until they opt back in.",
+        code="opted_out",
+        field="to",
+    )
+
+
+def window_closed_error() -> ApplicationError:
+    return ApplicationError(
+        "WhatsApp's 24-hour window for this customer is closed (their last message is more than 24 hours old, "
+        "or they never wrote). Send an approved template instead; free-form messages are possible again once they reply.",
+        code="window_closed",
+        field="kind",
+    )
 
 
 # --- attempts -----------------------------------------------------------------------------------

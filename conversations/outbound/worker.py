@@ -2,8 +2,9 @@
 (OUTBOUND_CONCURRENCY per process), so a slow or hanging request holds only its own thread.
 
 The loop (`conversations.background.WorkerLoop`, shared with the webhook worker) claims as
-many due jobs as there are free threads, agent replies first, and runs the recovery sweep and
-the inbox-event pruning as chores. Any number of workers may run: `manage.py
+many due jobs as there are free threads, agent replies first, bulk sends (campaigns) never on
+the eighth of the threads kept for agent replies, and runs the recovery sweep, the
+inbox-event pruning and the campaign dispatcher as chores. Any number of workers may run: `manage.py
 run_outbound_worker` runs one per process; with OUTBOUND_WORKER_EMBEDDED the web process runs
 one in a thread. With a concurrency of 1 a worker sends on its own thread (the tests' way).
 """
@@ -25,7 +26,7 @@ from django.db import connection
 from conversations.background import Chore, WorkerLoop, embedded_start
 from conversations.events import inbox_events_prune
 from conversations.models import Channel, OutboundJob
-from conversations.outbound import jobs, pacing, recovery, service
+from conversations.outbound import jobs, pacing, pushes, recovery, service
 from conversations.outbound.transport import sender_for
 from conversations.privacy.erase import retention_chore
 from conversations.reports.rollups import report_refresh_in_background
@@ -38,8 +39,12 @@ logger = logging.getLogger(__name__)
 INBOX_EVENT_PRUNE_INTERVAL_SECONDS = 3600
 MEDIA_DOWNLOAD_INTERVAL_SECONDS = 1.0
 MEDIA_DOWNLOADS_AT_ONCE = 4
-CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.25
+# Each batch costs about 30 queries whatever its size: fewer, larger batches (the dispatcher keeps
+# BACKLOG_SECONDS = 2 s of the campaign queued, so the sends never run dry meanwhile).
+CAMPAIGN_DISPATCH_INTERVAL_SECONDS = 0.5
 CAMPAIGN_PROGRESS_INTERVAL_SECONDS = 2.0
+REPLY_SHARE_OF_THREADS = 8  # an eighth of the threads (2 of 16) wait for agent replies
+BULK_CLAIM_BATCH = 3
 
 
 def _campaigns_dispatch():
@@ -102,6 +107,11 @@ class OutboundWorker(WorkerLoop):
         self.sends_done = 0
         self._lock = threading.Lock()
         self._in_hand = 0  # claimed sends and lookups not finished yet
+        self._bulk_in_hand = 0  # of which bulk sends (campaigns)
+        # Threads bulk sends never take, so an agent's reply is claimed (and sent) at once even
+        # while a campaign keeps every other thread busy (none with a concurrency of 1).
+        self.reserved_for_replies = self.concurrency // REPLY_SHARE_OF_THREADS
+        self._bulk_batch = min(BULK_CLAIM_BATCH, max(1, self.concurrency - self.reserved_for_replies))
         self._held = Counter()  # claimed sends per channel, for senders' pacing
         self._slot_freed = threading.Event()
         self._pool: _ThreadPool | None = None
@@ -109,6 +119,7 @@ class OutboundWorker(WorkerLoop):
     def run(self) -> None:
         if self.concurrency > 1:
             self._pool = _ThreadPool(self.concurrency, f"outbound-{self.worker_id}")
+            pushes.coalescing_start()
         super().run()
 
     def stop(self) -> None:
@@ -124,9 +135,14 @@ class OutboundWorker(WorkerLoop):
             self._slot_freed.clear()
             return True
         exclude, limit = self._pacing_limits(free)
-        claimed = jobs.outbound_jobs_claim_due(limit=limit, worker_id=self.worker_id, exclude_channels=exclude)
+        bulk_room = self._bulk_room()
+        if bulk_room < self._bulk_batch and self._bulk_in_hand:
+            bulk_room = 0  # bulk sends are claimed a few at a time, not one claim per send
+        claimed = jobs.outbound_jobs_claim_due(limit=limit, worker_id=self.worker_id, exclude_channels=exclude,
+                                               bulk_limit=bulk_room)
         for job in claimed:
-            self._start(lambda job=job: service.job_send(job=job), channel=job.message.conversation.channel)
+            self._start(lambda job=job: service.job_send(job=job), channel=job.message.conversation.channel,
+                        bulk=job.priority >= OutboundJob.Priority.BULK)
         return bool(claimed)
 
     def idle(self) -> bool:
@@ -143,6 +159,7 @@ class OutboundWorker(WorkerLoop):
         if self._pool is not None:
             self._pool.shutdown()  # after the sends in flight
             self._pool = None
+            pushes.coalescing_stop()
 
     def summary(self) -> str:
         return f"after {self.sends_done} sends"
@@ -168,17 +185,18 @@ class OutboundWorker(WorkerLoop):
     def _lookup_start(self, job: OutboundJob) -> None:
         self._start(lambda: recovery.report_lookup(job), channel=None)
 
-    def _start(self, call: Callable[[], object], *, channel: str | None) -> None:
+    def _start(self, call: Callable[[], object], *, channel: str | None, bulk: bool = False) -> None:
         with self._lock:
             self._in_hand += 1
+            self._bulk_in_hand += bulk
             if channel:
                 self._held[channel] += 1
         if self._pool is None:
-            self._run(call, channel)
+            self._run(call, channel, bulk)
         else:
-            self._pool.submit(lambda: self._run(call, channel))
+            self._pool.submit(lambda: self._run(call, channel, bulk))
 
-    def _run(self, call: Callable[[], object], channel: str | None) -> None:
+    def _run(self, call: Callable[[], object], channel: str | None, bulk: bool = False) -> None:
         try:
             call()
         except Exception:
@@ -189,10 +207,17 @@ class OutboundWorker(WorkerLoop):
                 connection.close()  # this pool thread's own connection, back to the pool
             with self._lock:
                 self._in_hand -= 1
+                self._bulk_in_hand -= bulk
                 if channel:
                     self._held[channel] -= 1
                     self.sends_done += 1
-            self._slot_freed.set()
+            # Wake the loop when it has something to claim: any freed thread, except a bulk send's
+            # while too few bulk threads are free for a batch (agent replies are polled meanwhile).
+            if not bulk or self._bulk_room() >= self._bulk_batch or not self._bulk_in_hand:
+                self._slot_freed.set()
+
+    def _bulk_room(self) -> int:
+        return self.concurrency - self.reserved_for_replies - self._bulk_in_hand
 
     def _pacing_limits(self, free: int) -> tuple[list[str], int]:
         """Channels not to claim for (their paced sender has enough sends waiting here) and how

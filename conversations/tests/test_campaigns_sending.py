@@ -9,7 +9,8 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from conversations.campaign_models import Campaign, CampaignRecipient
 from conversations.campaigns import dispatch, lifecycle, recipients, results
@@ -29,6 +30,7 @@ from conversations.tests.campaign_support import (  # noqa: F401 (fixtures)
     whatsapp_campaign,
 )
 from conversations.tests.factories import ContactFactory
+from conversations.tests.outbound_support import drain
 from webhooks.payloads import InboundPayload, StatusReport
 
 pytestmark = pytest.mark.django_db
@@ -97,20 +99,19 @@ def test_campaign_require_opt_in_sends_marketing_only_to_recorded_opt_ins(manage
 # --- at most once -----------------------------------------------------------------------------------------
 def test_a_batch_that_dies_midway_leaves_nothing_and_the_rerun_sends_each_once(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES, rate_per_second=50), manager)
-    calls = []
-    real_send = dispatch.message_send
+    written = []
+    real_bulk_create = OutboundJob.objects.bulk_create
 
-    def dies_on_the_third(**kwargs):
-        calls.append(kwargs["conversation"].pk)
-        if len(calls) == 3:
-            raise RuntimeError("worker killed")
-        return real_send(**kwargs)
+    def dies_after_writing(objs, *args, **kwargs):
+        written.extend(real_bulk_create(objs, *args, **kwargs))
+        raise RuntimeError("worker killed")  # messages and jobs written, the recipients' links not yet
 
     with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(seconds=5), tick=True):  # a full batch is due
-        with mock.patch.object(dispatch, "message_send", dies_on_the_third), pytest.raises(RuntimeError):
+        with mock.patch.object(OutboundJob.objects, "bulk_create", dies_after_writing), pytest.raises(RuntimeError):
             campaign_dispatch_batch(campaign_id=campaign.pk)
-        assert len(calls) == 3
+        assert len(written) == 4
         assert not Message.objects.filter(direction="outbound").exists()
+        assert not OutboundJob.objects.exists()
         assert campaign.recipients.filter(status="pending").count() == 4
         run_to_end(campaign)
     assert sent_numbers(fake_plivo) == Counter({phone: 1 for phone in PHONES})
@@ -118,8 +119,8 @@ def test_a_batch_that_dies_midway_leaves_nothing_and_the_rerun_sends_each_once(m
 
 def test_pause_resume_and_repeated_dispatch_never_send_twice(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES), manager)
-    campaign_dispatch_batch(campaign_id=campaign.pk)
-    lifecycle.campaign_pause(campaign=campaign, by=manager)
+    queued_before_pause = campaign_dispatch_batch(campaign_id=campaign.pk)
+    lifecycle.campaign_pause(campaign=campaign, by=manager)  # withdraws what no worker claimed yet
     for _ in range(3):
         assert campaigns_dispatch() == 0
     lifecycle.campaign_resume(campaign=campaign, by=manager)
@@ -127,17 +128,22 @@ def test_pause_resume_and_repeated_dispatch_never_send_twice(manager, fake_plivo
     for _ in range(3):
         campaigns_dispatch()
     assert sent_numbers(fake_plivo) == Counter({phone: 1 for phone in PHONES})
-    assert Message.objects.filter(direction="outbound").count() == 4
+    withdrawn = Message.objects.filter(direction="outbound", outbound_job__state="withdrawn")
+    assert withdrawn.count() == queued_before_pause and {m.status for m in withdrawn} == {"failed"}
+    assert Message.objects.filter(direction="outbound").count() == 4 + queued_before_pause
+    assert len({r.message_id for r in campaign.recipients.all()} - {None}) == 4
 
 
 def test_stop_leaves_the_unsent_unsent(manager, fake_plivo, any_hour):
     campaign = started(whatsapp_campaign(manager, phones=PHONES, rate_per_second=0.5), manager)
     assert campaign_dispatch_batch(campaign_id=campaign.pk) == 1
-    lifecycle.campaign_stop(campaign=campaign, by=manager)
+    lifecycle.campaign_stop(campaign=campaign, by=manager)  # the one queued, not claimed yet, is withdrawn
     with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(minutes=5), tick=True):
         assert campaigns_dispatch() == 0
-    assert campaign.recipients.filter(status="pending").count() == 3
-    assert Message.objects.filter(direction="outbound").count() == 1
+        drain()
+    assert campaign.recipients.filter(status="pending").count() == 4
+    assert not sent_numbers(fake_plivo)
+    assert Message.objects.get(direction="outbound").outbound_job.state == "withdrawn"
 
 
 def test_the_database_refuses_a_second_recipient_for_one_message(manager, any_hour):
@@ -197,6 +203,18 @@ def test_queueing_keeps_to_the_campaigns_rate(manager, any_hour):
         queued += [campaign_dispatch_batch(campaign_id=campaign.pk) for _ in range(3)]
     # One at the start; two seconds later the four they allow (catch-up capped at one second's worth + one).
     assert queued == [1, 0, 0, 3, 0, 0]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(manager, any_hour):
+    counts = []
+    for size, first in ((3, 2400), (30, 2500)):  # (SQLite splits much larger inserts)
+        campaign = started(whatsapp_campaign(manager, phones=[f"+1415555{first + n}" for n in range(size)],
+                                             rate_per_second=50), manager)
+        with time_machine.travel(datetime.now(dt_timezone.utc) + timedelta(seconds=5), tick=True):  # a full batch is due
+            with CaptureQueriesContext(connection) as queries:
+                assert campaign_dispatch_batch(campaign_id=campaign.pk) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_scheduled_campaigns_start_at_their_time(manager, fake_plivo, any_hour):

@@ -1,12 +1,17 @@
 """A worker keeps many sends in flight, agent replies first; a send never goes out twice."""
 
+import threading
+from collections import Counter
+
 import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
+from conversations import events
 from conversations.models import MessageStatus, OutboundJob, SendAttempt
 from conversations.outbound import jobs, message_send, outbound_jobs_claim_due, outbound_sweep
 from conversations.outbound.service import job_send
+from conversations.outbound.worker import OutboundWorker
 from conversations.tests.factories import ContactFactory, ConversationFactory
 from conversations.tests.outbound_support import drain, open_conversation, reload, sends_for
 from conversations.tests.support import wait_for
@@ -42,6 +47,37 @@ def test_an_agents_reply_is_claimed_before_a_bulk_backlog():
     [first] = outbound_jobs_claim_due(limit=1, worker_id="w")
     assert first.message_id == reply.pk
     assert [job.message_id for job in outbound_jobs_claim_due(limit=3, worker_id="w")] == [m.pk for m in bulk[:3]]
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_at_most_bulk_limit_bulk_jobs_and_every_reply():
+    bulk = [message_send(conversation=sms(n), kind="text", text="Campaign", priority=OutboundJob.Priority.BULK)[0]
+            for n in range(6)]
+    reply, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Reply")
+    assert outbound_jobs_claim_due(limit=5, worker_id="w", bulk_limit=0) and \
+        not outbound_jobs_claim_due(limit=5, worker_id="w", bulk_limit=0)  # the reply, then nothing
+    assert OutboundJob.objects.get(message=reply).state == "in_flight"
+    assert [job.message_id for job in outbound_jobs_claim_due(limit=5, worker_id="w", bulk_limit=2)] == [m.pk for m in bulk[:2]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_backlog_never_takes_the_threads_kept_for_agent_replies(fake_plivo):
+    fake_plivo.latency = 2.0  # every bulk send holds its thread (1.5 to 2.5 s)
+    for n in range(40):
+        message_send(conversation=sms(n), kind="text", text="Campaign", priority=OutboundJob.Priority.BULK)
+    worker = OutboundWorker(worker_id="w", interval=0.01, concurrency=8)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: OutboundJob.objects.filter(state="in_flight").count() == 7)  # 8 threads, 1 kept
+        reply, _ = message_send(conversation=open_conversation(phone="+14155550123"), kind="text", text="Reply")
+        assert wait_for(lambda: OutboundJob.objects.get(message=reply).state != "pending", timeout=1)
+        # Claimed (and on its way) while every bulk send in hand still waits for its answer.
+        assert Counter(OutboundJob.objects.filter(priority=OutboundJob.Priority.BULK).values_list("state", flat=True)) \
+            == Counter({"in_flight": 7, "pending": 33})
+    finally:
+        worker.stop()
+        thread.join(10)
 
 
 @pytest.mark.django_db
@@ -85,3 +121,22 @@ def test_an_accepted_send_is_recorded_after_the_database_comes_back(fake_plivo, 
     message = reload(message)
     assert len(failures) == 2 and message.status == MessageStatus.SENDING
     assert message.plivo_message_uuid == fake_plivo.accepted[0].uuid and len(fake_plivo.sends()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_worker_pushes_its_sends_events_together(fake_plivo, monkeypatch):
+    pushed = []
+    monkeypatch.setattr(events, "group_send", lambda group, message: pushed.append(message))
+    messages = [message_send(conversation=sms(n), kind="text", text="Hello", priority=OutboundJob.Priority.BULK)[0]
+                for n in range(12)]
+    pushed.clear()
+    drain(concurrency=4)
+
+    def updates():
+        return [event for message in list(pushed) for event in message["events"] if event["type"] == "message.updated"]
+
+    # Within a push interval (another pooled worker of this process may hold the coalescer open).
+    assert wait_for(lambda: sorted(event["payload"]["message"]["id"] for event in updates()) == sorted(m.pk for m in messages),
+                    timeout=2)
+    updates = updates()
+    assert len(pushed) < len(updates)  # together, not one channel-layer message per send

@@ -49,9 +49,9 @@ def campaigns_dispatch() -> int:
     """The chore: start scheduled campaigns that are due, then one batch of each sending
     campaign. Returns how many recipients were queued."""
     now = timezone.now()
-    for campaign in Campaign.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now):
-        Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED).update(
-            status=Status.SENDING, started_at=now, next_dispatch_at=now, updated_at=now)
+    # One statement: a schedule moved later (PATCH) in the meantime is never started early.
+    Campaign.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now).update(
+        status=Status.SENDING, started_at=now, next_dispatch_at=now, updated_at=now)
     queued = 0
     for campaign_id in Campaign.objects.filter(status=Status.SENDING).values_list("pk", flat=True):
         queued += campaign_dispatch_batch(campaign_id=campaign_id)

@@ -129,8 +129,8 @@ class FakePlivoAPI:
         self.auth_id = auth_id
         # Seconds each request takes, half before it reaches the server and half for the answer,
         # each half varied by ±`jitter` of itself.
-        self.latency = latency
-        self.jitter = jitter
+        self.latency = self._initial_latency = latency
+        self.jitter = self._initial_jitter = jitter
         # (requests, seconds): Plivo's account limit, beyond which it answers 429; None: no limit.
         self.rate_limit = self._initial_rate_limit = rate_limit
         self._admitted: deque[float] = deque()
@@ -168,6 +168,7 @@ class FakePlivoAPI:
             self.carrier_opt_outs.clear()
             self.transient_failure_rate = 0.0
             self.rate_limit = self._initial_rate_limit
+            self.latency, self.jitter = self._initial_latency, self._initial_jitter
             self._admitted.clear()
         self.media.reset()
         self.reporter.cancel_all()

@@ -154,3 +154,10 @@ def test_a_scripted_fault_can_carry_retry_after(fake_plivo, settings):
                              json={"src": "+14155550100", "dst": "+14155550123", "text": "hi"},
                              auth=(settings.PLIVO_AUTH_ID, settings.PLIVO_AUTH_TOKEN), timeout=2)
     assert (response.status_code, response.headers["Retry-After"]) == (429, "7")
+
+
+def test_a_reset_takes_back_a_slow_network_a_test_asked_for(fake_plivo):
+    """The fake serves the whole test session: one test's latency must not time out the next."""
+    fake_plivo.latency, fake_plivo.jitter = 2.0, 0.0
+    fake_plivo.reset()
+    assert (fake_plivo.latency, fake_plivo.jitter) == (0.0, 0.25)

@@ -47,8 +47,13 @@ LabelLink = Conversation.labels.through
 
 def report_mark(*, conversation_id: int | None, at=None) -> None:
     """Tell the rollups that `conversation_id` changed at `at` (None: on all its days, as an
-    assignment or a label change does), or with no conversation, that the day of `at` did."""
-    ReportPending.objects.create(conversation_id=conversation_id, at=at)
+    assignment or a label change does), or with no conversation, that the day of `at` did.
+    Hand-written: every inbound message runs it, and the ORM's create cost more than the INSERT."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ReportPending._meta.db_table} (conversation_id, at, created_at) VALUES (%s, %s, %s)",
+            [conversation_id, None if at is None else db_datetime(at), db_datetime(timezone.now())],
+        )
 
 
 def report_mark_deletion(*, conversation_id: int) -> None:

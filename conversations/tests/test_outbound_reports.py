@@ -142,3 +142,26 @@ def test_a_report_parked_before_the_uuid_was_stored_is_applied_by_the_webhook_wo
     assert WebhookWorker().parked_reports_attach() == 1
     assert reload(message).status == MessageStatus.DELIVERED
     assert WebhookWorker().parked_reports_attach() == 0
+
+
+@pytest.mark.parametrize("report, job_state, job_error", [
+    ("failed", "failed", "explained"),  # Plivo had it after all, and it failed
+    ("delivered", "accepted", ""),
+])
+def test_a_report_settles_a_send_left_unconfirmed(fake_plivo, report, job_state, job_error):
+    message = accepted_send(fake_plivo)
+    OutboundJob.objects.filter(message=message).update(state="unconfirmed", last_error="timed out")
+    status_report_apply(report=StatusReport(message_uuid=message.plivo_message_uuid, status=report, sequence=3,
+                                            error_code="30" if report == "failed" else ""))
+    job = OutboundJob.objects.get(message=message)
+    assert job.state == job_state and job.report_due_at is None
+    assert (job.last_error != "" and job.last_error != "timed out") if job_error else job.last_error == ""
+
+
+def test_a_failure_report_of_an_accepted_send_keeps_the_job_accepted(fake_plivo):
+    message = accepted_send(fake_plivo)
+    status_report_apply(report=StatusReport(message_uuid=message.plivo_message_uuid, status="failed", sequence=3,
+                                            error_code="30"))
+    job = OutboundJob.objects.get(message=message)
+    assert (job.state, job.last_error, job.report_due_at) == ("accepted", "", None)
+    assert reload(message).status == MessageStatus.FAILED

@@ -53,6 +53,8 @@ class OutboundJob(models.Model):
             models.Index(fields=["state", "lease_expires_at"], condition=Q(state__in=["in_flight", "unconfirmed"]),
                          name="outbound_job_open"),
             models.Index(fields=["report_due_at"], condition=Q(report_due_at__isnull=False), name="outbound_job_report_due"),
+            # What the reports leave out (a paused campaign's messages were never sent).
+            models.Index(fields=["message"], condition=Q(state="withdrawn"), name="outbound_job_withdrawn"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=["pending", "in_flight", "accepted", "unconfirmed", "failed", "withdrawn"]),

@@ -23,4 +23,8 @@ class Migration(migrations.Migration):
             model_name='outboundjob',
             constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'in_flight', 'accepted', 'unconfirmed', 'failed', 'withdrawn'])), name='outbound_job_state_valid'),
         ),
+        migrations.AddIndex(
+            model_name='outboundjob',
+            index=models.Index(condition=models.Q(('state', 'withdrawn')), fields=['message'], name='outbound_job_withdrawn'),
+        ),
     ]

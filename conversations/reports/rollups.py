@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from conversations.models import ConsentRecord, Conversation, Message, MessageStatus
+from conversations.models import ConsentRecord, Conversation, Message, MessageStatus, OutboundJob
 from conversations.sql import db_datetime
 from conversations.reports.episodes import INBOUND, OUTBOUND, episode_durations, episode_rows, episodes_walk
 from conversations.reports.hours import day_bounds, local_day, schedule_check, zone_check
@@ -212,12 +212,19 @@ def _episodes_replace(conversation_ids, *, team: _Team) -> set[date]:
     return days
 
 
+def never_sent_message_ids():
+    """The outbound messages withdrawn before any worker sent them (a paused or stopped
+    campaign's queue): in no count, neither sent nor failed."""
+    return OutboundJob.objects.filter(state=OutboundJob.State.WITHDRAWN).values("message_id")
+
+
 def day_recount(day: date, *, zone) -> None:
     """Replace the `ReportDay` rows of `day` with a count over the raw rows (and its durations'
     bucket counts with a count of its `ReportDuration` rows)."""
     start, end = day_bounds(day, zone)
     rows: dict[tuple, dict] = defaultdict(_empty_row)
-    messages = Message.objects.filter(created_at__gte=start, created_at__lt=end, direction__in=[INBOUND, OUTBOUND])
+    messages = Message.objects.filter(created_at__gte=start, created_at__lt=end, direction__in=[INBOUND, OUTBOUND]).exclude(
+        pk__in=never_sent_message_ids())
     episodes_opened = ReportEpisode.objects.filter(opened_day=day)
     episodes_resolved = ReportEpisode.objects.filter(resolved_day=day)
     labels = defaultdict(list)

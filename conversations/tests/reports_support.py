@@ -91,7 +91,7 @@ def direct_counts(*, date_from, date_to, zone=NEW_YORK, channel=None, agent=None
     if label:
         where &= Q(conversation__labels=label)
     inbound = Message.objects.filter(where, direction="inbound")
-    outbound = Message.objects.filter(where, direction="outbound")
+    outbound = Message.objects.filter(where, direction="outbound").exclude(outbound_job__state="withdrawn")
     if agent:
         inbound, outbound = inbound.filter(conversation__assignee=agent), outbound.filter(sent_by=agent)
     counts = {

@@ -202,3 +202,25 @@ def test_a_pause_during_a_dispatch_batch_waits_for_it_then_withdraws_what_it_que
     assert statuses(campaign) == Counter({"pending": 6})
     assert set(OutboundJob.objects.values_list("state", flat=True)) == {State.WITHDRAWN}
     assert campaign_dispatch_batch(campaign_id=campaign.pk) == 0
+
+
+@pytest.mark.django_db
+def test_withdrawn_messages_count_in_no_report_neither_sent_nor_failed(manager, fake_plivo, any_hour):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations.reports.rollups import report_refresh
+    from conversations.reports.summary import ReportFilter, report_summary
+
+    campaign = sending(manager)
+    queue_all(campaign)
+    claimed = outbound_jobs_claim_due(limit=1, worker_id="worker-a")
+    lifecycle.campaign_stop(campaign=campaign, by=manager)
+    job_send(job=claimed[0])
+    while report_refresh():
+        pass
+    today = timezone.now().date()
+    report = report_summary(ReportFilter(date_from=today - timedelta(days=1), date_to=today + timedelta(days=1)))
+    assert (report["messages_sent"], report["messages_failed"]) == (1, 0)  # the one a worker had claimed
+    assert Message.objects.filter(outbound_job__state=State.WITHDRAWN).count() == 5

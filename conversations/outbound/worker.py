@@ -109,8 +109,9 @@ class OutboundWorker(WorkerLoop):
         self._in_hand = 0  # claimed sends and lookups not finished yet
         self._bulk_in_hand = 0  # of which bulk sends (campaigns)
         # Threads bulk sends never take, so an agent's reply is claimed (and sent) at once even
-        # while a campaign keeps every other thread busy (none with a concurrency of 1).
-        self.reserved_for_replies = self.concurrency // REPLY_SHARE_OF_THREADS
+        # while a campaign keeps every other thread busy: at least one whenever there are two or
+        # more (none with a concurrency of 1, where replies still go first at each claim).
+        self.reserved_for_replies = max(1, self.concurrency // REPLY_SHARE_OF_THREADS) if self.concurrency > 1 else 0
         self._bulk_batch = min(BULK_CLAIM_BATCH, max(1, self.concurrency - self.reserved_for_replies))
         self._held = Counter()  # claimed sends per channel, for senders' pacing
         self._slot_freed = threading.Event()

@@ -5,16 +5,20 @@ and a worker's claim (both `SKIP LOCKED`) and the dispatcher's batch race each o
 
 import threading
 from collections import Counter
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from conversations.campaign_models import CampaignRecipient
 from conversations.campaigns import dispatch, lifecycle
 from conversations.campaigns.dispatch import campaign_dispatch_batch
 from conversations.models import Message, OutboundJob
 from conversations.outbound import job_send, message_retry, outbound_jobs_claim_due
+from conversations.reports.rollups import report_refresh
+from conversations.reports.summary import ReportFilter, report_summary
 from conversations.tests.campaign_support import any_hour, manager, run_to_end, whatsapp_campaign  # noqa: F401 (fixtures)
 from conversations.tests.outbound_support import drain
 from messaging_site.errors import ApplicationError
@@ -89,13 +93,19 @@ def test_pause_withdraws_the_unclaimed_and_the_resume_sends_each_recipient_once(
     assert {r.message.outbound_job.state for r in recipients} == {State.ACCEPTED}
 
 
-@pytest.mark.django_db
-def test_stop_withdraws_the_unclaimed_and_leaves_them_unsent(manager, fake_plivo, any_hour):
+def stopped_with_one_sent(manager):
+    """Every recipient queued, a worker claims one, the campaign stops, the worker sends its one."""
     campaign = sending(manager)
     queue_all(campaign)
     claimed = outbound_jobs_claim_due(limit=1, worker_id="worker-a")
     lifecycle.campaign_stop(campaign=campaign, by=manager)
     job_send(job=claimed[0])
+    return campaign
+
+
+@pytest.mark.django_db
+def test_stop_withdraws_the_unclaimed_and_leaves_them_unsent(manager, fake_plivo, any_hour):
+    campaign = stopped_with_one_sent(manager)
     drain()
     assert statuses(campaign) == Counter({"queued": 1, "pending": 5})
     assert len(sent_numbers(fake_plivo)) == 1
@@ -206,18 +216,7 @@ def test_a_pause_during_a_dispatch_batch_waits_for_it_then_withdraws_what_it_que
 
 @pytest.mark.django_db
 def test_withdrawn_messages_count_in_no_report_neither_sent_nor_failed(manager, fake_plivo, any_hour):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from conversations.reports.rollups import report_refresh
-    from conversations.reports.summary import ReportFilter, report_summary
-
-    campaign = sending(manager)
-    queue_all(campaign)
-    claimed = outbound_jobs_claim_due(limit=1, worker_id="worker-a")
-    lifecycle.campaign_stop(campaign=campaign, by=manager)
-    job_send(job=claimed[0])
+    stopped_with_one_sent(manager)
     while report_refresh():
         pass
     today = timezone.now().date()

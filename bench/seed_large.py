@@ -273,8 +273,10 @@ def main():
     print(f"  {written['episodes']} episodes, {written['rows']} day rows in {time.monotonic() - rebuild_started:.0f} s",
           flush=True)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE conversations_reportepisode")
-        cursor.execute("VACUUM ANALYZE conversations_reportday")
+        # Every rollup table: without statistics the planner takes a day's thousands of durations
+        # for a handful and sorts them all (a 90-day summary at 950 ms instead of ~100 ms).
+        for rollup in ("reportepisode", "reportday", "reportduration", "reportdurationcount"):
+            cursor.execute(f"VACUUM ANALYZE conversations_{rollup}")
     print(
         f"done in {time.monotonic() - started:.0f} s: {Conversation.objects.count()} conversations, "
         f"{Message.objects.count()} messages",

@@ -166,7 +166,19 @@ def report_rebuild(*, say=lambda text: None) -> dict:
             day_recount(day, zone=team.zone)
         if last_marker is not None:
             ReportPending.objects.filter(id__lte=last_marker).delete()
+    _analyze_rollups()
     return {"episodes": episodes, "days": len(days), "rows": ReportDay.objects.count()}
+
+
+def _analyze_rollups() -> None:
+    """Fresh statistics for the tables a rebuild just refilled: without them PostgreSQL's planner
+    takes a 90-day range's hundred thousand durations for a handful and sorts them all (a 90-day
+    summary at 950 ms instead of 141 ms at 4M messages), until autovacuum gets round to them."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (ReportEpisode, ReportDay, ReportDuration, ReportDurationCount):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _days_with_data(zone) -> list[date]:

@@ -9,7 +9,16 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from conversations.models import Conversation, Label, Message, ReportDay, ReportDurationCount, ReportEpisode, ReportPending
+from conversations.models import (
+    Conversation,
+    Label,
+    Message,
+    ReportDay,
+    ReportDuration,
+    ReportDurationCount,
+    ReportEpisode,
+    ReportPending,
+)
 from conversations.outbound import jobs
 from conversations.reports.rollups import report_rebuild, report_refresh
 from conversations.reports.summary import ReportFilter, report_summary
@@ -194,3 +203,13 @@ def test_the_worker_refreshes_the_rollups_beside_its_sends(agent):
     assert report_refresh_in_background()
     wait_for(lambda: not _refreshing.locked() and report_for()["messages_received"] == 1)
     assert not ReportPending.objects.exists()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_leaves_the_planner_statistics_of_every_rollup(busy):
+    report_rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+                       [[model._meta.db_table for model in (ReportDay, ReportDuration, ReportDurationCount, ReportEpisode)]])
+        tuples = dict(cursor.fetchall())
+    assert len(tuples) == 4 and all(count > 0 for count in tuples.values()), tuples  # -1: never analyzed

@@ -18,7 +18,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from conversations.models import ConsentRecord, Conversation, Message, MessageStatus, OutboundJob
-from conversations.sql import db_datetime
+from conversations.sql import db_datetime, insert_row, table
 from conversations.reports.episodes import INBOUND, OUTBOUND, episode_durations, episode_rows, episodes_walk
 from conversations.reports.hours import day_bounds, local_day, schedule_check, zone_check
 from conversations.reports.models import (
@@ -48,12 +48,9 @@ LabelLink = Conversation.labels.through
 def report_mark(*, conversation_id: int | None, at=None) -> None:
     """Tell the rollups that `conversation_id` changed at `at` (None: on all its days, as an
     assignment or a label change does), or with no conversation, that the day of `at` did.
-    Hand-written: every inbound message runs it, and the ORM's create cost more than the INSERT."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ReportPending._meta.db_table} (conversation_id, at, created_at) VALUES (%s, %s, %s)",
-            [conversation_id, None if at is None else db_datetime(at), db_datetime(timezone.now())],
-        )
+    Hand-written (`insert_row`): every inbound message runs it, and the ORM's create cost more
+    than the INSERT."""
+    insert_row(ReportPending(conversation_id=conversation_id, at=at))
 
 
 def report_mark_deletion(*, conversation_id: int) -> None:
@@ -178,7 +175,7 @@ def _analyze_rollups() -> None:
         return
     with connection.cursor() as cursor:
         for model in (ReportEpisode, ReportDay, ReportDuration, ReportDurationCount):
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            cursor.execute(f"ANALYZE {table(model)}")
 
 
 def _days_with_data(zone) -> list[date]:

@@ -11,6 +11,7 @@
 import { ApiFailure } from "./api.js";
 import { $, el } from "./dom.js";
 import { boot, state } from "./state.js";
+import { pruneStored, store, stored } from "./storage.js";
 
 const MB = 1024 * 1024;
 // The server's rules (conversations/services/attachments.py): per channel, category -> [largest, types].
@@ -74,15 +75,8 @@ function trayOf(id) {
 
 /** The uploaded files of conversation `id` this agent left in an earlier page, as ready items. */
 function restored(id) {
-  let kept = [];
-  try {
-    kept = (JSON.parse(localStorage.getItem(TRAY_PREFIX + id)) || []).filter(
-      (entry) => Number.isInteger(entry.id) && Date.now() - (entry.savedAt || 0) < KEEP_MS
-    );
-  } catch (e) {
-    /* unreadable: start empty */
-  }
-  return kept.map((entry) => ({
+  const kept = stored(TRAY_PREFIX + id);
+  return (Array.isArray(kept) ? kept : []).filter((entry) => entry && Number.isInteger(entry.id) && fresh(entry)).map((entry) => ({
     key: ++counter, file: null, name: String(entry.name || "file"), size: Number(entry.size) || 0, type: String(entry.type || ""),
     preview: String(entry.type || "").startsWith("image/") ? `/inbox/media/${entry.id}/` : null, id: entry.id, status: "ready", error: "",
   }));
@@ -90,28 +84,17 @@ function restored(id) {
 
 function persist(id) {
   const ready = trayOf(id).filter((item) => item.status === "ready");
-  try {
-    if (ready.length) {
-      localStorage.setItem(TRAY_PREFIX + id, JSON.stringify(ready.map((item) => (
-        { id: item.id, name: item.name, size: item.size, type: item.type, savedAt: item.savedAt || Date.now() }))));
-    } else localStorage.removeItem(TRAY_PREFIX + id);
-  } catch (e) {
-    /* storage full or blocked: the tray still lives in this tab */
-  }
+  store(TRAY_PREFIX + id, ready.length ? ready.map((item) => (
+    { id: item.id, name: item.name, size: item.size, type: item.type, savedAt: item.savedAt || Date.now() })) : null);
+}
+
+function fresh(entry) {
+  return Date.now() - (entry.savedAt || 0) < KEEP_MS;
 }
 
 /** Drop kept trays whose uploads the server has deleted by now. */
 function pruneTrays() {
-  for (let i = localStorage.length - 1; i >= 0; i -= 1) {
-    const name = localStorage.key(i);
-    if (!name || !name.startsWith(TRAY_PREFIX)) continue;
-    try {
-      const entries = JSON.parse(localStorage.getItem(name)) || [];
-      if (!entries.some((entry) => Date.now() - (entry.savedAt || 0) < KEEP_MS)) localStorage.removeItem(name);
-    } catch (e) {
-      localStorage.removeItem(name);
-    }
-  }
+  pruneStored(TRAY_PREFIX, (entries) => !Array.isArray(entries) || !entries.some((entry) => entry && fresh(entry)));
 }
 
 function forget(item) {

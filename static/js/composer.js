@@ -21,6 +21,7 @@ import { channelLabel, contactName, count, duration, optedOut, relativeTime, win
 import { closePicker, postNote } from "./notes.js";
 import { characters, smsSegments } from "./segments.js";
 import { state } from "./state.js";
+import { pruneStored, store, stored } from "./storage.js";
 
 // The server's limits (conversations/outbound.py): text, and the caption of a WhatsApp media message.
 const LIMITS = { whatsapp: { text: 4096, caption: 1024 }, sms: { text: 1600, caption: 1600 } };
@@ -38,41 +39,21 @@ function emptyDraft() {
 
 function draftFor(id) {
   if (!drafts.has(id)) {
-    let stored = null;
-    try {
-      stored = JSON.parse(localStorage.getItem(DRAFT_PREFIX + id));
-    } catch (e) {
-      stored = null;
-    }
-    drafts.set(id, stored && typeof stored.text === "string" ? Object.assign(emptyDraft(), stored) : emptyDraft());
+    const kept = stored(DRAFT_PREFIX + id);
+    drafts.set(id, kept && typeof kept.text === "string" ? Object.assign(emptyDraft(), kept) : emptyDraft());
   }
   return drafts.get(id);
 }
 
 function saveDraft(id, draft) {
   drafts.set(id, draft);
-  try {
-    if (draft.text || draft.mediaUrl || draft.mediaOpen || draft.key || draft.note) {
-      localStorage.setItem(DRAFT_PREFIX + id, JSON.stringify(Object.assign({ savedAt: Date.now() }, draft)));
-    } else {
-      localStorage.removeItem(DRAFT_PREFIX + id);
-    }
-  } catch (e) {
-    /* storage full or blocked: the draft still lives in this tab */
-  }
+  const worthKeeping = draft.text || draft.mediaUrl || draft.mediaOpen || draft.key || draft.note;
+  store(DRAFT_PREFIX + id, worthKeeping ? Object.assign({ savedAt: Date.now() }, draft) : null);
 }
 
 /** Forget drafts nobody came back to for a month. */
 function pruneDrafts() {
-  for (let i = localStorage.length - 1; i >= 0; i -= 1) {
-    const name = localStorage.key(i);
-    if (!name || !name.startsWith(DRAFT_PREFIX)) continue;
-    try {
-      if (Date.now() - (JSON.parse(localStorage.getItem(name)).savedAt || 0) > DRAFT_MAX_AGE_MS) localStorage.removeItem(name);
-    } catch (e) {
-      localStorage.removeItem(name);
-    }
-  }
+  pruneStored(DRAFT_PREFIX, (draft) => Date.now() - (draft.savedAt || 0) > DRAFT_MAX_AGE_MS);
 }
 
 /** What the agent typed becomes the shown conversation's draft. */

@@ -25,6 +25,7 @@
  *   bulk.js           row checkboxes and the bulk bar
  *   presence.js       "Alice is viewing" / "Alice is typing…" through the socket
  *   assignment_warning.js  "Assigned to Bob – reply anyway?" before a reply
+ *   storage.js        what is kept in localStorage (drafts, the tray): read, written, pruned
  *   dom.js format.js segments.js   helpers (dom.js is shared with the simulator's phone)
  *
  * Attacker-controlled text (names, messages, URLs) only ever reaches the DOM via textContent
